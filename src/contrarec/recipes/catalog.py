@@ -1,0 +1,22 @@
+"""The one explicit registry of recipes: name -> Recipe. Add new recipes to ``_ALL``."""
+
+from __future__ import annotations
+
+from contrarec.recipes import bpr_mf, popularity, two_tower
+from contrarec.recipes.base import Recipe
+
+_ALL: list[Recipe] = [
+    two_tower.RECIPE,
+    bpr_mf.RECIPE,
+    popularity.MOST_POPULAR,
+    popularity.RANDOM,
+]
+
+RECIPES: dict[str, Recipe] = {r.name: r for r in _ALL}
+
+
+def get_recipe(name: str) -> Recipe:
+    """The recipe called ``name``; a ``KeyError`` listing the valid names otherwise."""
+    if name not in RECIPES:
+        raise KeyError(f"unknown recipe {name!r}; valid recipes: {', '.join(sorted(RECIPES))}")
+    return RECIPES[name]

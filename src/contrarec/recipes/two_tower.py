@@ -1,0 +1,136 @@
+"""``two-tower``: ID (+ feature) towers trained with in-batch InfoNCE, logQ and accidental-hit masking."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from pydantic import Field
+
+from contrarec.config import Strict
+from contrarec.data.batches import Batch
+from contrarec.data.interactions import Interactions
+from contrarec.encoders.tower import TowerEncoder
+from contrarec.model import RecallModel
+from contrarec.negatives.corrections import in_batch_log_q, mixture_log_q
+from contrarec.objectives.infonce import InfoNCELoss
+from contrarec.recipes.base import Recipe
+
+
+class TwoTowerConfig(Strict):
+    """Settings of the two-tower recipe."""
+
+    dim: int = Field(64, ge=1, description="embedding size D")
+    use_features: bool = Field(True, description="embed user / item features when the data has them")
+    feature_dim: int = Field(16, ge=1, description="size of each feature column's embedding")
+    mlp_hidden: list[int] = Field(default_factory=list, description="hidden sizes of each tower's MLP")
+    projector: bool = Field(False, description="final linear projector in each tower")
+    dropout: float = Field(0.0, ge=0, lt=1)
+    temperature: float = Field(0.1, gt=0, description="softmax temperature τ")
+    learn_temperature: bool = Field(False, description="learn τ, clamped to [temperature_min, temperature_max]")
+    temperature_min: float = Field(0.02, gt=0)
+    temperature_max: float = Field(1.0, gt=0)
+    log_q: bool = Field(True, description="logQ popularity correction (Yi et al. 2019)")
+    mask_accidental_hits: bool = True
+    num_uniform_negatives: int = Field(0, ge=0, description="M extra uniform negatives per batch (mixed)")
+    symmetric: bool = Field(False, description="add the item->user InfoNCE term")
+    num_hard_negatives: int | None = Field(None, ge=1, description="keep only the k hardest negatives")
+    normalize: bool = Field(True, description="L2-normalise the tower outputs (cosine)")
+    init_std: float | None = Field(None, gt=0, description="normal init std of id tables (None = Xavier)")
+
+
+class TwoTowerModel(RecallModel):
+    """Query (user) and item towers whose normalised outputs meet in a temperature-scaled softmax.
+
+    Args:
+        num_users: U.
+        num_items: N.
+        config: the recipe settings.
+        train: training interactions (for features and the item count).
+    """
+
+    def __init__(self, config: TwoTowerConfig, train: Interactions) -> None:
+        super().__init__()
+        self.config = config
+        self.normalized = config.normalize
+        use_f = config.use_features
+        kw = dict(dim=config.dim, feature_dim=config.feature_dim, mlp_hidden=tuple(config.mlp_hidden),
+                  projector=config.projector, dropout=config.dropout, normalize=config.normalize,
+                  init_std=config.init_std)
+        self.user_tower = TowerEncoder(train.num_users, features=train.user_features if use_f else None, **kw)
+        self.item_tower = TowerEncoder(train.num_items, features=train.item_features if use_f else None, **kw)
+        self.num_users, self.num_items = train.num_users, train.num_items
+        self.log_tau = torch.nn.Parameter(torch.tensor(math.log(config.temperature)),
+                                          requires_grad=config.learn_temperature)
+        self.loss_fn = InfoNCELoss(symmetric=config.symmetric, num_hard_negatives=config.num_hard_negatives)
+
+    @property
+    def temperature(self) -> torch.Tensor:
+        """τ, clamped to the configured range when learnt."""
+        tau = self.log_tau.exp()
+        if self.config.learn_temperature:
+            tau = tau.clamp(self.config.temperature_min, self.config.temperature_max)
+        return tau
+
+    def encode_query(self, users: torch.Tensor) -> torch.Tensor:
+        """``[B] -> [B, D]`` user embeddings."""
+        return self.user_tower(users)
+
+    def encode_item(self, items: torch.Tensor) -> torch.Tensor:
+        """``[B] -> [B, D]`` item embeddings."""
+        return self.item_tower(items)
+
+    def compute_loss(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """In-batch InfoNCE, with logQ, accidental-hit masking and optional mixed negatives."""
+        cfg = self.config
+        query = self.encode_query(batch.users)  # [B, D]
+        key = self.encode_item(batch.items)  # [B, D]
+        extra_keys = extra_ids = extra_log_q = key_log_q = None
+        if batch.uniform_items is not None:
+            extra_keys = self.encode_item(batch.uniform_items)  # [M, D]
+            extra_ids = batch.uniform_items
+        if cfg.log_q:
+            B, M = len(batch), 0 if batch.uniform_items is None else len(batch.uniform_items)
+            key_log_q = mixture_log_q(batch.item_log_q, B, M, self.num_items) if M else in_batch_log_q(
+                batch.item_log_q, B)
+            if M:
+                extra_log_q = mixture_log_q(self._log_p[batch.uniform_items], B, M, self.num_items)
+        loss = self.loss_fn(query, key, temperature=self.temperature,
+                            key_ids=batch.items if cfg.mask_accidental_hits else None, key_log_q=key_log_q,
+                            extra_keys=extra_keys, extra_ids=extra_ids, extra_log_q=extra_log_q,
+                            query_ids=batch.users if cfg.mask_accidental_hits else None)
+        return {"total": loss, "infonce": loss}
+
+    def set_item_log_p(self, log_p: torch.Tensor) -> None:
+        """``[N]`` log p of every item, needed for logQ of uniform negatives."""
+        self.register_buffer("_log_p", log_p, persistent=False)
+
+    @torch.no_grad()
+    def user_embeddings(self) -> torch.Tensor:
+        """``[U, D]``."""
+        return self.user_tower.encode_all(self.num_users)
+
+    @torch.no_grad()
+    def item_embeddings(self) -> torch.Tensor:
+        """``[N, D]``."""
+        return self.item_tower.encode_all(self.num_items)
+
+
+def build_two_tower(config: TwoTowerConfig, train: Interactions) -> TwoTowerModel:
+    """Build the model and attach the items' sampling log-probabilities."""
+    from contrarec.data.batches import item_log_probabilities
+
+    model = TwoTowerModel(config, train)
+    model.set_item_log_p(torch.from_numpy(item_log_probabilities(train.item_popularity())))
+    return model
+
+
+RECIPE = Recipe(
+    name="two-tower",
+    description="ID + feature towers, in-batch InfoNCE with temperature, logQ and accidental-hit masking",
+    source="Yi et al. RecSys 2019 (logQ); Yang et al. WWW 2020 (mixed negatives); van den Oord et al. 2018",
+    config_class=TwoTowerConfig,
+    build_model=build_two_tower,
+    batch_options=lambda cfg: {"num_uniform": cfg.num_uniform_negatives},
+    train_defaults={"batch_size": 1024, "lr": 1e-3},
+)
