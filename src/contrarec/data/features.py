@@ -22,6 +22,8 @@ class FeatureTable:
         multi_valued: name -> ``[num_rows, L]`` int64 codes padded with 0.
         numeric: name -> ``[num_rows]`` float32 values (standardised by the reader).
         vocabularies: name -> ``[cardinality]`` raw values (index 0 = missing), for display.
+        info: what the reader noted (rows skipped for unknown ids, ids without a row), as plain
+            JSON-able values; not carried over by :meth:`take`.
     """
 
     num_rows: int
@@ -30,6 +32,7 @@ class FeatureTable:
     multi_valued: dict[str, np.ndarray] = field(default_factory=dict)
     numeric: dict[str, np.ndarray] = field(default_factory=dict)
     vocabularies: dict[str, np.ndarray] = field(default_factory=dict)
+    info: dict[str, object] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         for kind, cols in (("categorical", self.categorical), ("multi_valued", self.multi_valued),

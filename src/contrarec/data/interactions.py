@@ -38,12 +38,15 @@ class IdMap:
         Returns:
             The map and ``[len(values)]`` internal ids (int64).
         """
-        arr = np.asarray(values).astype(str)
-        uniq, first, inverse = np.unique(arr, return_index=True, return_inverse=True)
-        order = np.argsort(first, kind="stable")
-        rank = np.empty_like(order)
-        rank[order] = np.arange(len(order))
-        return cls(uniq[order].astype(object)), rank[inverse].astype(np.int64)
+        import pandas as pd
+
+        arr = np.asarray(values)
+        if arr.dtype == object:
+            codes, uniques = pd.factorize(arr)  # hash-based; uniques in order of first appearance
+            if (codes >= 0).all() and all(type(u) is str for u in uniques):
+                return cls(np.asarray(uniques, dtype=object)), codes.astype(np.int64)
+        codes, uniques = pd.factorize(arr.astype(str).astype(object))
+        return cls(np.asarray(uniques, dtype=object)), codes.astype(np.int64)
 
     @classmethod
     def identity(cls, n: int) -> "IdMap":
@@ -78,6 +81,8 @@ class Interactions:
         weights: ``[E]`` float32, or None (all ones).
         user_features: optional features, one row per internal user id.
         item_features: optional features, one row per internal item id.
+        info: what the reader or generator noted (rows skipped or dropped and why, duplicate
+            pairs, ...), as plain JSON-able values; not carried over by :meth:`subset`.
     """
 
     users: np.ndarray
@@ -88,6 +93,7 @@ class Interactions:
     weights: np.ndarray | None = None
     user_features: FeatureTable | None = None
     item_features: FeatureTable | None = None
+    info: dict[str, object] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         self.users = np.asarray(self.users, dtype=np.int64)
@@ -151,9 +157,11 @@ class Interactions:
 class Split:
     """A train / valid / test split sharing one id space.
 
-    ``valid`` is optional (carved from train for early stopping).
+    ``valid`` is optional (carved from train for early stopping). ``info`` records what the
+    splitter did (counts of rows returned to train or dropped, and why).
     """
 
     train: Interactions
     test: Interactions
     valid: Interactions | None = None
+    info: dict[str, object] = field(default_factory=dict, compare=False)
