@@ -93,6 +93,8 @@ def train(
         config = out / "config.yaml"
     cfg = load_config(config, overrides)
     run = train_run(cfg, out, resume=resume, log=lambda m: console.print(m, highlight=False))
+    if run.final is None:  # a non-zero rank of a torchrun job: rank 0 reports
+        return
     keys = [k for k in run.final["test"] if "@" in k and "_" not in k]
     console.print(metrics_table({cfg.recipe: run.final["test"]}, keys, title=f"test metrics ({out})"))
     console.print(f"run directory: {out}")
@@ -195,6 +197,27 @@ def data_download(name: str = typer.Argument(..., help="movielens-100k | moviele
     from contrarec.data.download import download_dataset
 
     console.print(f"downloaded to {download_dataset(name, dest)}")
+
+
+@app.command()
+@_guard
+def report(run_dirs: list[Path] = typer.Argument(..., help="one or more run directories"),
+           out: Path = typer.Option(Path("report.html"), "--out", "-o", help="HTML file to write"),
+           color_by: Optional[str] = typer.Option(None, "--color-by",
+                                                  help="item feature colouring the embedding map (default: popularity)"),
+           max_points: int = typer.Option(5000, "--max-points", min=10, help="items per embedding map at most"),
+           projection: str = typer.Option("auto", "--projection", help="auto (PCA + UMAP if installed) | pca | umap"),
+           title: Optional[str] = typer.Option(None, "--title", help="page title")) -> None:
+    """Write one self-contained HTML report (plots inline) comparing run directories.
+
+    Example: contrarec report runs/quickstart/two-tower runs/quickstart/random -o report.html
+    """
+    from contrarec.report import build_report
+
+    if projection not in ("auto", "pca", "umap"):
+        _fail(f"--projection {projection!r}: expected auto, pca or umap")
+    path = build_report(run_dirs, out, color_by=color_by, max_points=max_points, projection=projection, title=title)
+    console.print(f"report: {path}")
 
 
 @app.command()

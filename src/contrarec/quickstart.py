@@ -43,5 +43,9 @@ def run_quickstart(out: str | Path, epochs: int = 15, console: Console | None = 
     console.print(metrics_table(results, METRIC_KEYS, title="test metrics, synthetic default (full ranking)"))
     atomic_write_json(out / "summary.json", {"test": results, "wall_s": round(time.perf_counter() - began, 1)})
     console.print(f"run directory: {out / 'two-tower'}  (all runs under {out})")
+    from contrarec.report import build_report
+
+    report = build_report([out / r for r in results], out / "report.html", title="contrarec quickstart report")
+    console.print(f"report: {report}")
     console.print(f"finished in {time.perf_counter() - began:.0f} s")
     return results

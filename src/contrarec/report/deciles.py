@@ -1,0 +1,58 @@
+"""Recall@20 by item-popularity decile, runs side by side: who serves the long tail."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from contrarec.report.document import Image, Section
+from contrarec.report.figures import new_figure, run_color, style_axes, to_png_base64
+from contrarec.report.runs import RunRecord, headline_key
+
+DECILE = re.compile(r"^(?P<metric>[a-z_]+@\d+)_decile(?P<d>\d+)$")
+
+
+def decile_values(test: dict[str, float], metric: str) -> dict[int, float]:
+    """``{decile: value}`` of ``metric`` (e.g. ``recall@20``) from flat test metrics."""
+    out = {}
+    for key, value in test.items():
+        m = DECILE.match(key)
+        if m and m["metric"] == metric:
+            out[int(m["d"])] = value
+    return out
+
+
+def deciles_section(runs: list[RunRecord], decile_order: str = "") -> Section:
+    """The popularity-decile section.
+
+    Args:
+        runs: the runs.
+        decile_order: how the evaluator numbers deciles (e.g. "decile 0 = least popular items"), shown on the
+            x axis when given.
+    """
+    section = Section("popularity-deciles", "Recall@20 by item popularity",
+                      "Test items are grouped into ten equal-sized deciles by training popularity; each bar is the "
+                      "recall of one run on test interactions whose item falls in that decile.")
+    metric = headline_key({k for r in runs for k in r.test})
+    per_run = {r.name: decile_values(r.test, metric) if metric else {} for r in runs}
+    section.notes += [f"{name}: no per-decile {metric or 'recall'} in final.json." for name, v in per_run.items()
+                      if not v]
+    shown = [(i, r) for i, r in enumerate(runs) if per_run[r.name]]
+    if not shown:
+        return section
+    deciles = sorted({d for v in per_run.values() for d in v})
+    fig = new_figure(9.0, 3.6)
+    ax = fig.subplots()
+    width = 0.8 / len(shown)
+    x = np.arange(len(deciles))
+    for j, (i, run) in enumerate(shown):
+        ys = [per_run[run.name].get(d, np.nan) for d in deciles]
+        ax.bar(x + (j - (len(shown) - 1) / 2) * width, ys, width=width * 0.95, color=run_color(i), label=run.name)
+    ax.set_xticks(x, [str(d) for d in deciles])
+    ax.set_xlabel("item popularity decile" + (f"  ({decile_order})" if decile_order else ""), fontsize=9)
+    ax.set_ylabel(metric, fontsize=9)
+    ax.legend(fontsize=9, frameon=False, ncols=min(len(shown), 4))
+    style_axes(ax)
+    section.images.append(Image(to_png_base64(fig), f"{metric} by popularity decile"))
+    return section
