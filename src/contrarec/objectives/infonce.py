@@ -65,26 +65,41 @@ class InfoNCELoss(nn.Module):
     def forward(self, query: torch.Tensor, key: torch.Tensor, *, temperature: float | torch.Tensor,
                 key_ids: torch.Tensor | None = None, key_log_q: torch.Tensor | None = None,
                 extra_keys: torch.Tensor | None = None, extra_ids: torch.Tensor | None = None,
-                extra_log_q: torch.Tensor | None = None, query_ids: torch.Tensor | None = None) -> torch.Tensor:
+                extra_log_q: torch.Tensor | None = None, query_ids: torch.Tensor | None = None,
+                positive_offset: int | None = None, all_queries: torch.Tensor | None = None) -> torch.Tensor:
         """Compute the loss.
 
         Args:
             query: ``[B, D]`` query (user) embeddings.
-            key: ``[B, D]`` positive key (item) embeddings, row b is query b's positive.
+            key: ``[B, D]`` positive key (item) embeddings, row b is query b's positive; or ``[W·B, D]``
+                keys gathered from W workers (global in-batch negatives), row ``positive_offset + b``
+                being query b's positive.
             temperature: τ > 0 (float or 0-d tensor, may be learnable).
             key_ids: ``[B]`` item ids of the keys, for accidental-hit masking (None = no masking).
             key_log_q: ``[B]`` log Q of each key's item (None = no logQ correction).
             extra_keys: ``[M, D]`` extra negatives (uniform samples, a queue).
             extra_ids: ``[M]`` their item ids (needed for masking when ``key_ids`` is given).
             extra_log_q: ``[M]`` their log Q (needed when ``key_log_q`` is given).
-            query_ids: ``[B]`` query ids, masking repeated queries in the symmetric term.
+            query_ids: ``[B]`` query ids, masking repeated queries in the symmetric term (``[W·B]`` with
+                ``all_queries``).
+            positive_offset: first row of this worker's positives in gathered keys (``rank · B``); None
+                (default) means ``key`` is exactly ``[B, D]``.
+            all_queries: ``[W·B, D]`` every worker's queries: the columns of the symmetric term when the keys
+                are gathered (required then).
 
         Returns:
             Scalar loss, or ``[B]`` (``[2B]`` when symmetric) with ``reduction="none"``.
         """
         _check_temperature(temperature)
-        if query.shape != key.shape:
-            raise ValueError(f"query {tuple(query.shape)} and key {tuple(key.shape)} must have the same shape")
+        num_queries = query.shape[0]
+        if positive_offset is None:
+            if query.shape != key.shape:
+                raise ValueError(f"query {tuple(query.shape)} and key {tuple(key.shape)} must have the same shape")
+            positive_offset = 0
+        elif query.shape[1:] != key.shape[1:] or not 0 <= positive_offset <= key.shape[0] - num_queries:
+            raise ValueError(f"gathered key {tuple(key.shape)} must hold the positives of query "
+                             f"{tuple(query.shape)} at rows {positive_offset}..{positive_offset + num_queries - 1}")
+        labels = torch.arange(num_queries, device=query.device) + positive_offset  # [B] positive columns
         keys = key if extra_keys is None else torch.cat([key, extra_keys], dim=0)  # [C, D], C = B + M
         logits = query @ keys.T / temperature  # [B, D] @ [D, C] -> [B, C]
         if key_log_q is not None:
@@ -92,16 +107,18 @@ class InfoNCELoss(nn.Module):
             logits = apply_log_q(logits, log_q)
         if key_ids is not None:
             ids = key_ids if extra_keys is None else torch.cat([key_ids, _need(extra_ids, "extra_ids")])
-            logits = mask_accidental_hits(logits, key_ids, ids)
+            logits = mask_accidental_hits(logits, key_ids[labels], ids, positive_columns=labels)
         if self.num_hard_negatives is not None:
-            logits = mask_all_but_hardest(logits, self.num_hard_negatives)
-        labels = torch.arange(query.shape[0], device=query.device)
+            logits = mask_all_but_hardest(logits, self.num_hard_negatives, positive_columns=labels)
         loss = F.cross_entropy(logits, labels, reduction="none")  # [B]
         if self.symmetric:
-            reverse = key @ query.T / temperature  # [B, D] @ [D, B] -> [B, B]
+            if all_queries is None and key.shape[0] != num_queries:
+                raise ValueError("the symmetric term with gathered keys needs all_queries (every worker's queries)")
+            columns, rev_labels = (query, labels - positive_offset) if all_queries is None else (all_queries, labels)
+            reverse = key[labels] @ columns.T / temperature  # [B, D] @ [D, B'] -> [B, B'], B' = B or W·B
             if query_ids is not None:
-                reverse = mask_accidental_hits(reverse, query_ids, query_ids)
-            loss = torch.cat([loss, F.cross_entropy(reverse, labels, reduction="none")])
+                reverse = mask_accidental_hits(reverse, query_ids[rev_labels], query_ids, positive_columns=rev_labels)
+            loss = torch.cat([loss, F.cross_entropy(reverse, rev_labels, reduction="none")])
         if self.reduction == "none":
             return loss
         return loss.mean() if self.reduction == "mean" else loss.sum()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
 from pydantic import Field
@@ -13,6 +14,7 @@ from contrarec.data.interactions import Interactions
 from contrarec.encoders.tower import TowerEncoder
 from contrarec.model import RecallModel
 from contrarec.negatives.corrections import in_batch_log_q, mixture_log_q
+from contrarec.negatives.gather import gather_in_batch
 from contrarec.objectives.infonce import InfoNCELoss
 from contrarec.recipes.base import Recipe
 
@@ -37,6 +39,9 @@ class TwoTowerConfig(Strict):
     num_hard_negatives: int | None = Field(None, ge=1, description="keep only the k hardest negatives")
     normalize: bool = Field(True, description="L2-normalise the tower outputs (cosine)")
     init_std: float | None = Field(None, gt=0, description="normal init std of id tables (None = Xavier)")
+    negatives: Literal["global", "local"] = Field(
+        "global", description="distributed runs: global = every worker's in-batch items are negatives "
+        "(as one process with the global batch); local = each worker's own batch only")
 
 
 class TwoTowerModel(RecallModel):
@@ -85,20 +90,22 @@ class TwoTowerModel(RecallModel):
         cfg = self.config
         query = self.encode_query(batch.users)  # [B, D]
         key = self.encode_item(batch.items)  # [B, D]
+        g = gather_in_batch(key, batch.items, batch.item_log_q, query if cfg.symmetric else None, batch.users,
+                            enabled=cfg.negatives == "global")  # keys [W·B, D]; one process: unchanged
         extra_keys = extra_ids = extra_log_q = key_log_q = None
         if batch.uniform_items is not None:
             extra_keys = self.encode_item(batch.uniform_items)  # [M, D]
             extra_ids = batch.uniform_items
         if cfg.log_q:
-            B, M = len(batch), 0 if batch.uniform_items is None else len(batch.uniform_items)
-            key_log_q = mixture_log_q(batch.item_log_q, B, M, self.num_items) if M else in_batch_log_q(
-                batch.item_log_q, B)
+            B, M = len(g.keys), 0 if batch.uniform_items is None else len(batch.uniform_items)
+            key_log_q = mixture_log_q(g.key_log_p, B, M, self.num_items) if M else in_batch_log_q(g.key_log_p, B)
             if M:
                 extra_log_q = mixture_log_q(self._log_p[batch.uniform_items], B, M, self.num_items)
-        loss = self.loss_fn(query, key, temperature=self.temperature,
-                            key_ids=batch.items if cfg.mask_accidental_hits else None, key_log_q=key_log_q,
+        loss = self.loss_fn(query, g.keys, temperature=self.temperature,
+                            key_ids=g.key_ids if cfg.mask_accidental_hits else None, key_log_q=key_log_q,
                             extra_keys=extra_keys, extra_ids=extra_ids, extra_log_q=extra_log_q,
-                            query_ids=batch.users if cfg.mask_accidental_hits else None)
+                            query_ids=g.query_ids if cfg.mask_accidental_hits else None,
+                            positive_offset=g.offset, all_queries=g.queries)
         return {"total": loss, "infonce": loss}
 
     def set_item_log_p(self, log_p: torch.Tensor) -> None:

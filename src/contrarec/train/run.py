@@ -28,6 +28,7 @@ from contrarec.model import RecallModel
 from contrarec.recipes.catalog import get_recipe
 from contrarec.train.checkpoint import load_checkpoint
 from contrarec.train.data_setup import load_split
+from contrarec.train.distributed import init_distributed, shutdown_distributed
 from contrarec.train.trainer import FitResult, Trainer
 
 
@@ -98,18 +99,26 @@ def build_model(config: RunConfig, train: Interactions) -> RecallModel:
 
 def train_run(config: RunConfig, run_dir: str | Path, split: Split | None = None, resume: bool = False,
               log: Callable[[str], None] = print) -> TrainedRun:
-    """Train ``config`` end to end and write everything into ``run_dir``."""
+    """Train ``config`` end to end and write everything into ``run_dir``.
+
+    Under ``torchrun`` (``WORLD_SIZE`` > 1) every worker trains its shard of each global batch of
+    ``W · train.batch_size`` rows; rank 0 alone writes the run directory and returns the test metrics
+    (other ranks return ``final=None``).
+    """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    ctx = init_distributed()  # torchrun's environment; a plain one-process context otherwise
     if config.train.threads:
         torch.set_num_threads(config.train.threads)
     recipe = get_recipe(config.recipe)
     model_cfg = recipe.parse_config(config.model)
     split = split if split is not None else load_split(config.data)
-    save_config(config, run_dir / "config.yaml")
-    atomic_write_json(run_dir / "data.json", data_summary(split))
-    model = build_model(config, split.train)
-    batches = recipe.make_batches(model_cfg, split.train, config.train.batch_size, config.train.seed)
+    if ctx.is_main:
+        save_config(config, run_dir / "config.yaml")
+        atomic_write_json(run_dir / "data.json", data_summary(split))
+    model = build_model(config, split.train).to(ctx.device)
+    batches = ctx.shard(recipe.make_batches(model_cfg, split.train, config.train.batch_size * ctx.world_size,
+                                            config.train.seed))
     popularity = split.train.item_popularity()
     ks = config.eval.ks
     evaluators = {}
@@ -118,10 +127,14 @@ def train_run(config: RunConfig, run_dir: str | Path, split: Split | None = None
     if config.eval.eval_test_every_epoch or "valid" not in evaluators:
         evaluators["test"] = make_evaluator(known_interactions(split), split.test, ks, popularity)
     diagnostics = make_diagnostics(split.train, config.train.seed) if config.eval.diagnostics else None
-    trainer = Trainer(model, batches, config.train, run_dir, evaluators, log=log, diagnostics=diagnostics)
+    trainer = Trainer(model, batches, config.train, run_dir, evaluators, log=log, diagnostics=diagnostics,
+                      distributed=ctx)
     began = time.perf_counter()
     fit = trainer.fit(resume=resume)
     wall = time.perf_counter() - began
+    if not ctx.is_main:
+        shutdown_distributed(ctx)
+        return TrainedRun(config=config, model=model, split=split, run_dir=run_dir, fit=fit, final=None)
     best_path = run_dir / "checkpoints" / "best.pt"
     if best_path.exists():
         model.load_state_dict(load_checkpoint(best_path)["model"])
@@ -136,6 +149,7 @@ def train_run(config: RunConfig, run_dir: str | Path, split: Split | None = None
         final["test_picked"] = {"epoch": top["epoch"], **top["test"],
                                 "note": "best epoch chosen on the test set (paper protocol)"}
     atomic_write_json(run_dir / "final.json", final)
+    shutdown_distributed(ctx)
     return TrainedRun(config=config, model=model, split=split, run_dir=run_dir, fit=fit, final=final)
 
 

@@ -15,6 +15,7 @@ from contrarec.config import TrainConfig
 from contrarec.data.batches import InteractionBatches
 from contrarec.model import RecallModel
 from contrarec.train.checkpoint import load_checkpoint, save_checkpoint
+from contrarec.train.distributed import DistributedContext, EpochBatches
 from contrarec.train.progress import EpochProgress
 
 Evaluator = Callable[[RecallModel], dict[str, float]]
@@ -64,18 +65,23 @@ class Trainer:
         run_dir: where to write.
         evaluators: name -> function scoring the model (``"valid"`` drives early stopping when present).
         log: a function for one-line messages.
+        distributed: this worker's place in a distributed job (default: one process). With several
+            workers the model trains inside DDP, and only rank 0 evaluates, logs and checkpoints.
     """
 
-    def __init__(self, model: RecallModel, batches: InteractionBatches, config: TrainConfig, run_dir: Path,
-                 evaluators: dict[str, Evaluator] | None = None, log: Callable[[str], None] = print,
-                 diagnostics: Callable[[RecallModel], dict[str, float]] | None = None) -> None:
+    def __init__(self, model: RecallModel, batches: InteractionBatches | EpochBatches, config: TrainConfig,
+                 run_dir: Path, evaluators: dict[str, Evaluator] | None = None, log: Callable[[str], None] = print,
+                 diagnostics: Callable[[RecallModel], dict[str, float]] | None = None,
+                 distributed: DistributedContext | None = None) -> None:
         self.model = model
+        self.dist = distributed or DistributedContext()
+        self.loss_forward = self.dist.wrap(model)  # forward(batch) = model.compute_loss(batch), DDP if distributed
         self.batches = batches
         self.config = config
         self.run_dir = Path(run_dir)
         self.evaluators = evaluators or {}
         self.diagnostics = diagnostics
-        self.log = log
+        self.log = log if self.dist.is_main else (lambda message: None)
         params = [p for p in model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay) if params else None
         self.ckpt_dir = self.run_dir / "checkpoints"
@@ -105,26 +111,26 @@ class Trainer:
 
     def _truncate_metrics(self, last_epoch: int) -> None:
         """Drop metric lines written after the checkpointed epoch (an interrupted epoch's)."""
-        if not self.metrics_path.exists():
+        if not self.metrics_path.exists() or not self.dist.is_main:
             return
         keep = [ln for ln in self.metrics_path.read_text().splitlines()
                 if ln.strip() and json.loads(ln)["epoch"] <= last_epoch]
         self.metrics_path.write_text("".join(k + "\n" for k in keep))
 
     # ----------------------------------------------------------------------------------- loop
-    def _train_epoch(self, epoch: int) -> tuple[dict[str, float], float]:
+    def _train_epoch(self, epoch: int) -> tuple[dict[str, float], float, int]:
         cfg = self.config
         if self.optimizer is None:  # closed-form models (popularity, item-item) have nothing to train
-            return {"total": 0.0}, 0.0
+            return {"total": 0.0}, 0.0, 0
         torch.manual_seed(cfg.seed * 1_000_003 + epoch)  # dropout etc. depend on (seed, epoch) only
-        self.model.train()
+        self.loss_forward.train()  # the model and, when distributed, its DDP wrapper
         self.model.on_epoch_start(epoch, _epoch_generator(cfg.seed, epoch))
         sums: dict[str, float] = {}
-        steps = 0
+        steps = examples = 0
         start = time.perf_counter()
-        with EpochProgress(len(self.batches), epoch, enabled=cfg.progress) as bar:
+        with EpochProgress(len(self.batches), epoch, enabled=cfg.progress and self.dist.is_main) as bar:
             for step, batch in enumerate(self.batches.epoch(epoch)):
-                terms = self.model.compute_loss(batch)
+                terms = self.loss_forward(batch)
                 _check_finite(terms, epoch, step, self.model)
                 if self.optimizer is not None:
                     self.optimizer.zero_grad(set_to_none=True)
@@ -134,9 +140,11 @@ class Trainer:
                 for k, v in terms.items():
                     sums[k] = sums.get(k, 0.0) + float(v.detach())
                 steps += 1
+                examples += len(batch)
                 bar.update(len(batch), float(terms["total"].detach()))
         seconds = time.perf_counter() - start
-        return {k: v / max(steps, 1) for k, v in sums.items()}, seconds
+        *totals, steps, examples = self.dist.sum_values([*sums.values(), steps, examples])  # over workers
+        return {k: v / max(steps, 1) for k, v in zip(sums, totals)}, seconds, int(examples)
 
     def _evaluate(self) -> dict[str, dict[str, float]]:
         self.model.eval()
@@ -153,47 +161,56 @@ class Trainer:
         start_epoch, best, bad_evals = 0, {}, 0
         if resume and (self.ckpt_dir / "last.pt").exists():
             start_epoch, best, bad_evals = self._restore()
-        elif self.metrics_path.exists():
+        elif self.metrics_path.exists() and self.dist.is_main:
             self.metrics_path.unlink()
-        select = cfg.select_metric
         began = time.perf_counter()
         history, stopped = [], False
         epoch = start_epoch - 1
         for epoch in range(start_epoch, cfg.epochs):
-            losses, seconds = self._train_epoch(epoch)
+            losses, seconds, examples = self._train_epoch(epoch)
             row: dict = {"epoch": epoch, "loss": losses, "sec": round(seconds, 3),
-                         "examples_per_s": round(len(self.batches.users) / max(seconds, 1e-9), 1)}
-            improved = False
-            if (epoch + 1) % cfg.eval_every == 0 or epoch == cfg.epochs - 1:
-                evals = self._evaluate()
-                row.update(evals)
-                driver = evals.get("valid") or evals.get("test")
-                if driver is not None and select not in driver:
-                    raise KeyError(f"select_metric {select!r} is not computed; available: {sorted(driver)}")
-                score = driver[select] if driver is not None else -losses["total"]
-                if not best or score > best.get("score", -math.inf):
-                    best = {"epoch": epoch, "score": score, **{f"{k}": v for k, v in (driver or {}).items()}}
-                    improved, bad_evals = True, 0
-                else:
-                    bad_evals += 1
-                self.log(self._summary(row, select))
+                         "examples_per_s": round(examples / max(seconds, 1e-9), 1)}
+            stop = False
+            if self.dist.is_main:  # evaluation, logging and checkpoints on rank 0 only
+                best, bad_evals, stop = self._finish_epoch(epoch, row, best, bad_evals, began)
             history.append(row)
-            with open(self.metrics_path, "a", encoding="utf-8") as fh:
-                fh.write(json.dumps(row) + "\n")
-            state = self._state(epoch, best, bad_evals)
-            if improved:
-                save_checkpoint(self.ckpt_dir / "best.pt", state)
-            save_checkpoint(self.ckpt_dir / "last.pt", state)
-            if cfg.patience and bad_evals >= cfg.patience:
-                self.log(f"early stop at epoch {epoch}: no gain in {select} for {bad_evals} evaluations")
-                stopped = True
-                break
-            if cfg.max_minutes is not None and (time.perf_counter() - began) / 60 > cfg.max_minutes:
-                self.log(f"stopping after epoch {epoch}: max_minutes={cfg.max_minutes} reached (resume to go on)")
+            if self.dist.decide(stop):
                 stopped = True
                 break
         return FitResult(best_epoch=best.get("epoch"), best_metrics=best, epochs_run=epoch + 1,
                          history=history, stopped_early=stopped)
+
+    def _finish_epoch(self, epoch: int, row: dict, best: dict, bad_evals: int,
+                      began: float) -> tuple[dict, int, bool]:
+        """Evaluate (when due), log, append the metrics line, checkpoint; returns ``(best, bad_evals, stop)``."""
+        cfg, select = self.config, self.config.select_metric
+        improved = False
+        if (epoch + 1) % cfg.eval_every == 0 or epoch == cfg.epochs - 1:
+            evals = self._evaluate()
+            row.update(evals)
+            driver = evals.get("valid") or evals.get("test")
+            if driver is not None and select not in driver:
+                raise KeyError(f"select_metric {select!r} is not computed; available: {sorted(driver)}")
+            score = driver[select] if driver is not None else -row["loss"]["total"]
+            if not best or score > best.get("score", -math.inf):
+                best = {"epoch": epoch, "score": score, **{f"{k}": v for k, v in (driver or {}).items()}}
+                improved, bad_evals = True, 0
+            else:
+                bad_evals += 1
+            self.log(self._summary(row, select))
+        with open(self.metrics_path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(row) + "\n")
+        state = self._state(epoch, best, bad_evals)
+        if improved:
+            save_checkpoint(self.ckpt_dir / "best.pt", state)
+        save_checkpoint(self.ckpt_dir / "last.pt", state)
+        if cfg.patience and bad_evals >= cfg.patience:
+            self.log(f"early stop at epoch {epoch}: no gain in {select} for {bad_evals} evaluations")
+            return best, bad_evals, True
+        if cfg.max_minutes is not None and (time.perf_counter() - began) / 60 > cfg.max_minutes:
+            self.log(f"stopping after epoch {epoch}: max_minutes={cfg.max_minutes} reached (resume to go on)")
+            return best, bad_evals, True
+        return best, bad_evals, False
 
     @staticmethod
     def _summary(row: dict, select: str) -> str:

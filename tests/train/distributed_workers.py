@@ -1,0 +1,77 @@
+"""Worker functions for the 2-process gloo tests (importable by ``torch.multiprocessing.spawn`` children)."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.multiprocessing as mp
+
+from contrarec.data.interactions import IdMap, Interactions
+from contrarec.recipes.two_tower import RECIPE, TwoTowerConfig
+from contrarec.train.distributed import DistributedContext, init_distributed, shutdown_distributed
+
+PER_WORKER_BATCH = 8
+#: name -> two-tower settings; the loss must match a one-process run with batch 2B when negatives are global
+CASES = {
+    "global": {},
+    "local": {"negatives": "local"},
+    "global-symmetric-mixed-hard": {"symmetric": True, "num_uniform_negatives": 3, "num_hard_negatives": 9},
+}
+
+
+def free_port() -> int:
+    """A TCP port that was free a moment ago on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def spawn(fn, world: int, *args) -> None:
+    """Run ``fn(rank, world, port, *args)`` in ``world`` fresh processes joined by gloo on 127.0.0.1."""
+    mp.spawn(fn, args=(world, free_port(), *args), nprocs=world, join=True)
+
+
+def join_group(rank: int, world: int, port: int) -> DistributedContext:
+    """Set torchrun's variables for this worker and join the process group."""
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
+                      LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    return init_distributed()
+
+
+def tiny_interactions(num_users: int = 24, num_items: int = 7, num_pairs: int = 64, seed: int = 0) -> Interactions:
+    """Pairs with a skewed item distribution, so an item often appears in both workers' halves of a batch."""
+    rng = np.random.default_rng(seed)
+    p = 1.0 / np.arange(1, num_items + 1)
+    items = rng.choice(num_items, size=num_pairs, p=p / p.sum())
+    users = rng.integers(0, num_users, size=num_pairs)
+    return Interactions(users, items, IdMap.identity(num_users), IdMap.identity(num_items))
+
+
+def first_step(overrides: dict, global_batch: int, ctx: DistributedContext | None = None) -> dict:
+    """Loss (mean over workers) and parameter gradients of the first global batch of epoch 0."""
+    ctx = ctx or DistributedContext()
+    train = tiny_interactions()
+    cfg = TwoTowerConfig(dim=8, use_features=False, temperature=0.2, **overrides)
+    torch.manual_seed(0)
+    model = RECIPE.build_model(cfg, train)
+    batches = ctx.shard(RECIPE.make_batches(cfg, train, global_batch, seed=3))
+    forward = ctx.wrap(model)
+    terms = forward(next(iter(batches.epoch(0))))
+    terms["total"].backward()
+    loss = ctx.sum_values([float(terms["total"].detach())])[0] / ctx.world_size
+    grads = {n: p.grad.detach().clone() for n, p in model.named_parameters() if p.grad is not None}
+    return {"loss": loss, "grads": grads}
+
+
+def equivalence_worker(rank: int, world: int, port: int, out: str) -> None:
+    """Every case's first step on this worker; rank 0 saves the results."""
+    ctx = join_group(rank, world, port)
+    results = {name: first_step(overrides, PER_WORKER_BATCH * world, ctx) for name, overrides in CASES.items()}
+    if ctx.is_main:
+        torch.save(results, Path(out))
+    shutdown_distributed(ctx)
