@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from contrarec.recipes import bpr_mf, popularity, two_tower
+from contrarec.recipes import bpr_mf, ials, item_item, popularity, two_tower
 from contrarec.recipes.base import Recipe
 
 _ALL: list[Recipe] = [
@@ -10,6 +10,9 @@ _ALL: list[Recipe] = [
     bpr_mf.RECIPE,
     popularity.MOST_POPULAR,
     popularity.RANDOM,
+    item_item.ITEMKNN,
+    item_item.EASE,
+    ials.RECIPE,
 ]
 
 RECIPES: dict[str, Recipe] = {r.name: r for r in _ALL}
