@@ -25,3 +25,6 @@ test: $(STAMP)
 
 clean:
 	rm -rf runs .pytest_cache
+
+report-screenshot: $(STAMP)
+	$(BIN)/python bench/report_screenshot.py runs/quickstart/report.html -o docs/report.png

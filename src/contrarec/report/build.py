@@ -31,12 +31,15 @@ def overview_section(runs: list[RunRecord]) -> Section:
     for i, r in enumerate(runs):
         recipe = r.final.get("recipe") or r.config.get("recipe") or "unknown recipe"
         data = r.data
-        size = (f"{data.get('users', '?'):,} users × {data.get('items', '?'):,} items, {data.get('train', 0):,} train "
-                f"interactions" if all(isinstance(data.get(k), int) for k in ("users", "items")) else "")
-        source = (r.config.get("data") or {}).get("source", "")
+        facts = [str(recipe)]
+        source = (r.config.get("data") or {}).get("source")
+        if source:
+            facts.append(str(source))
+        if all(isinstance(data.get(k), int) for k in ("users", "items", "train")):
+            facts.append(f"{data['users']:,} users × {data['items']:,} items, {data['train']:,} train interactions")
         missing = f' <span style="color:#8a6d00">(missing: {html.escape(", ".join(r.notes))})</span>' if r.notes else ""
         items.append(f'<li><span class="swatch" style="background:{run_color(i)}"></span><b>{html.escape(r.name)}</b>'
-                     f" — {html.escape(str(recipe))}; {html.escape(str(source))} {html.escape(size)}; "
+                     f" — {html.escape('; '.join(facts))}; "
                      f"<code>{html.escape(str(r.path))}</code>{missing}</li>")
     return Section("runs", "Runs", html=f"<ul>{''.join(items)}</ul>")
 

@@ -101,16 +101,17 @@ def _category_handles(panels: list[tuple[str, np.ndarray, Coloring]], top: list[
 
 
 def _draw_panel(ax, xy: np.ndarray, col: Coloring, norm: Normalize | None, top: list[int]) -> None:
+    size = min(14.0, max(3.0, 8000.0 / max(len(xy), 1)))  # bigger dots for small samples
     if col.values is not None:
         order = np.argsort(col.values, kind="stable")  # popular items drawn last, on top
-        ax.scatter(xy[order, 0], xy[order, 1], c=col.values[order], cmap="viridis", norm=norm, s=6,
+        ax.scatter(xy[order, 0], xy[order, 1], c=col.values[order], cmap="viridis", norm=norm, s=size,
                    edgecolors="none", alpha=0.85)
         return
     other = ~np.isin(col.codes, top)
-    ax.scatter(xy[other, 0], xy[other, 1], s=5, c="#c8c8c8", edgecolors="none", alpha=0.6)
+    ax.scatter(xy[other, 0], xy[other, 1], s=size, c="#c8c8c8", edgecolors="none", alpha=0.6)
     for color, code in zip(CATEGORY_COLORS, top):
         sel = col.codes == code
-        ax.scatter(xy[sel, 0], xy[sel, 1], s=6, c=color, edgecolors="none", alpha=0.8)
+        ax.scatter(xy[sel, 0], xy[sel, 1], s=size, c=color, edgecolors="none", alpha=0.8)
 
 
 def map_figure(panels: list[tuple[str, np.ndarray, Coloring]]):

@@ -56,7 +56,7 @@ def plane_section(runs: list[RunRecord]) -> Section:
     if not any(trails.values()):
         return section
     norm = Normalize(min(values), max(max(values), min(values) + 1e-9)) if values else None
-    fig = new_figure(7.2, 5.0)
+    fig = new_figure(6.6, 4.6)
     ax = fig.subplots()
     for i, run in enumerate(runs):
         points = trails[run.name]

@@ -27,6 +27,12 @@ def metric_columns(runs: list[RunRecord]) -> list[str]:
     return main + slices + extra
 
 
+def _fmt_config(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    return _fmt(value)
+
+
 def _fmt(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.4f}" if abs(value) < 1000 else f"{value:.0f}"
@@ -65,7 +71,7 @@ def config_table_html(runs: list[RunRecord]) -> tuple[str, list[str]]:
         return "", notes
     head = "".join(f"<th>{html.escape(c)}</th>" for c in ["config key", *(r.name for r in runs)])
     body = "".join("<tr>" + f"<td>{html.escape(k)}</td>"
-                   + "".join(f"<td>{html.escape(_fmt(f.get(k)) if r.config else '–')}</td>" for f, r in zip(flat, runs))
+                   + "".join(f"<td>{html.escape(_fmt_config(f.get(k)) if r.config else '–')}</td>" for f, r in zip(flat, runs))
                    + "</tr>" for k in keys)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>", notes
 
