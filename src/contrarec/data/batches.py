@@ -48,23 +48,45 @@ def item_log_probabilities(popularity: np.ndarray) -> np.ndarray:
     return np.log(pop / pop.sum()).astype(np.float32)
 
 
+def _seen(train_csr: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``[K]`` ``train_csr[rows, cols] > 0``, through scipy's compiled sampler when available.
+
+    Calling ``csr_sample_values`` directly skips the index validation of ``csr[rows, cols]``, about
+    half the cost for a batch; any change in scipy's private API falls back to the public indexing.
+    """
+    try:
+        from scipy.sparse import _sparsetools
+
+        out = np.zeros(len(rows), dtype=train_csr.data.dtype)
+        dtype = train_csr.indices.dtype
+        _sparsetools.csr_sample_values(train_csr.shape[0], train_csr.shape[1], train_csr.indptr,
+                                       train_csr.indices, train_csr.data, len(rows), rows.astype(dtype),
+                                       cols.astype(dtype), out)
+        return out > 0
+    except (ImportError, AttributeError, TypeError, ValueError):
+        return np.asarray(train_csr[rows, cols]).reshape(-1) > 0
+
+
 def sample_negatives(users: np.ndarray, train_csr: sp.csr_matrix, num_negatives: int,
                      rng: np.random.Generator, max_rounds: int = 20) -> np.ndarray:
     """``[B, M]`` items drawn uniformly, rejecting items in each user's training set.
 
-    Rejection is vectorised: every round redraws only the rows that hit a seen item.
-    After ``max_rounds`` rounds the remaining (rare) collisions are kept.
+    Rejection is vectorised: every round redraws, and looks up again, only the entries that hit a
+    seen item (``train_csr[u, i] > 0``). After ``max_rounds`` rounds the remaining (rare)
+    collisions are kept. (Sorted ``user * N + item`` keys with ``np.searchsorted``, and a numpy
+    hash table, measured slower than scipy's per-row lookup on Yelp2018: cache misses.)
     """
     num_items = train_csr.shape[1]
     neg = rng.integers(0, num_items, size=(len(users), num_negatives))
-    rows = np.repeat(users, num_negatives)
+    flat = neg.reshape(-1)                                  # a view: writes go to ``neg``
+    rows = np.repeat(np.asarray(users), num_negatives)
+    check = np.arange(len(flat))                            # entries to look up this round
     for _ in range(max_rounds):
-        flat = neg.reshape(-1)
-        hit = np.asarray(train_csr[rows, flat]).reshape(-1) > 0
-        if not hit.any():
+        hit = check[_seen(train_csr, rows[check], flat[check])]
+        if len(hit) == 0:
             break
-        flat[hit] = rng.integers(0, num_items, size=int(hit.sum()))
-        neg = flat.reshape(len(users), num_negatives)
+        flat[hit] = rng.integers(0, num_items, size=len(hit))
+        check = hit
     return neg
 
 
