@@ -47,7 +47,7 @@ def _check_finite(terms: dict[str, torch.Tensor], epoch: int, step: int, model: 
         if not torch.isfinite(value).all():
             tau = getattr(model, "temperature", None)
             tau_txt = f", temperature in force {float(tau):.4g}" if tau is not None else ""
-            raise TrainingDiverged(f"loss term '{name}' became {float(value)} at epoch {epoch}, step {step}"
+            raise TrainingDiverged(f"loss term '{name}' became {float(value.detach())} at epoch {epoch}, step {step}"
                                    f"{tau_txt}; the last good checkpoint is kept. Try a higher temperature or "
                                    "a lower learning rate.")
 

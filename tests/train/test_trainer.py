@@ -1,0 +1,69 @@
+import json
+
+import pytest
+import torch
+
+from contrarec.config import load_config
+from contrarec.train.run import train_run
+from contrarec.train.trainer import TrainingDiverged
+
+
+def _cfg(*sets):
+    return load_config(None, ["recipe=two-tower", "train.batch_size=256", "train.progress=false",
+                              "eval.diagnostics=true", *sets])
+
+
+def test_two_tower_learns_clearly_above_most_popular(tmp_path, tiny_split):
+    tt = train_run(_cfg("train.epochs=12", "train.lr=0.01"), tmp_path / "tt", split=tiny_split, log=lambda m: None)
+    pop = train_run(load_config(None, ["recipe=most-popular", "train.progress=false"]), tmp_path / "pop",
+                    split=tiny_split, log=lambda m: None)
+    assert tt.final["test"]["recall@20"] > 1.15 * pop.final["test"]["recall@20"]
+    assert tt.final["test"]["ndcg@20"] > 1.15 * pop.final["test"]["ndcg@20"]
+    rows = [json.loads(x) for x in (tmp_path / "tt" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == list(range(len(rows)))
+    assert all("valid" in r and "diagnostics" in r for r in rows)
+    assert (tmp_path / "tt" / "checkpoints" / "best.pt").exists()
+
+
+def test_resume_reaches_the_same_result(tmp_path, tiny_split):
+    full = train_run(_cfg("train.epochs=4", "train.patience=0"), tmp_path / "full", split=tiny_split,
+                     log=lambda m: None)
+    # an "interrupted" run: 2 epochs, then resumed to 4 in the same directory
+    train_run(_cfg("train.epochs=2", "train.patience=0"), tmp_path / "part", split=tiny_split, log=lambda m: None)
+    resumed = train_run(_cfg("train.epochs=4", "train.patience=0"), tmp_path / "part", split=tiny_split,
+                        resume=True, log=lambda m: None)
+    a = torch.load(tmp_path / "full" / "checkpoints" / "last.pt", weights_only=True)["model"]
+    b = torch.load(tmp_path / "part" / "checkpoints" / "last.pt", weights_only=True)["model"]
+    for k in a:
+        torch.testing.assert_close(a[k], b[k])
+    assert resumed.final["test"] == pytest.approx(full.final["test"])
+    lines = (tmp_path / "part" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(x)["epoch"] for x in lines] == [0, 1, 2, 3]
+
+
+def test_nan_loss_stops_with_clear_message_and_keeps_checkpoint(tmp_path, tiny_split, monkeypatch):
+    from contrarec.recipes import two_tower
+
+    calls = {"n": 0}
+    original = two_tower.TwoTowerModel.compute_loss
+
+    def exploding(self, batch):
+        calls["n"] += 1
+        terms = original(self, batch)
+        if calls["n"] > 20:  # after the first epoch
+            terms = {"total": terms["total"] * float("nan"), "infonce": terms["infonce"] * float("nan")}
+        return terms
+
+    monkeypatch.setattr(two_tower.TwoTowerModel, "compute_loss", exploding)
+    with pytest.raises(TrainingDiverged, match=r"'total' became nan at epoch \d+.*temperature in force 0.1"):
+        train_run(_cfg("train.epochs=5"), tmp_path / "nan", split=tiny_split, log=lambda m: None)
+    assert (tmp_path / "nan" / "checkpoints" / "last.pt").exists()
+
+
+def test_bpr_mf_trains_and_improves_over_random(tmp_path, tiny_split):
+    bpr = train_run(load_config(None, ["recipe=bpr-mf", "train.epochs=10", "train.batch_size=256", "train.lr=0.01",
+                                       "train.progress=false"]), tmp_path / "bpr", split=tiny_split,
+                    log=lambda m: None)
+    rnd = train_run(load_config(None, ["recipe=random", "train.progress=false"]), tmp_path / "rnd",
+                    split=tiny_split, log=lambda m: None)
+    assert bpr.final["test"]["recall@20"] > 2 * rnd.final["test"]["recall@20"]
