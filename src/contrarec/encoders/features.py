@@ -61,7 +61,8 @@ class FeatureEmbedding(nn.Module):
         Args:
             rows: ``[B]`` internal ids.
             column_mask: ``[B, C]`` bool over :attr:`column_names`, True = keep (feature masking views).
-            overrides: name -> ``[B]`` / ``[B, L]`` codes used instead of the stored ones (cold start).
+            overrides: name -> ``[B]`` / ``[B, L]`` codes (``[B]`` standardised values for numeric columns)
+                used instead of the stored ones (cold start).
 
         Returns:
             ``[B, F_out]``.
@@ -79,7 +80,11 @@ class FeatureEmbedding(nn.Module):
             count = (codes > 0).sum(dim=1, keepdim=True).clamp(min=1)
             parts.append(emb.sum(dim=1) / count)
         if self.numeric_names:
-            parts.append(self.numeric[rows])  # [B, #numeric]
+            numeric = self.numeric[rows]  # [B, #numeric]
+            if any(name in overrides for name in self.numeric_names):  # cold start: given (standardised) values
+                numeric = torch.stack([overrides[n].to(numeric.dtype) if n in overrides else numeric[:, j]
+                                       for j, n in enumerate(self.numeric_names)], dim=1)
+            parts.append(numeric)
         if column_mask is not None:
             widths = [p.shape[1] for p in parts[: len(self.categorical_names) + len(self.multi_names)]]
             widths += [1] * len(self.numeric_names)
