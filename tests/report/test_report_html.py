@@ -103,3 +103,14 @@ def test_cli_report(two_runs: list[Path], tmp_path: Path) -> None:
     assert out.read_text().startswith("<!DOCTYPE html>")
     missing = CliRunner().invoke(app, ["report", str(tmp_path / "nope"), "-o", str(out)])
     assert missing.exit_code == 2
+
+
+def test_nan_metrics_are_gaps_not_errors(tmp_path: Path, write_run) -> None:
+    run = write_run(tmp_path / "nan")
+    final = (run / "final.json").read_text()
+    (run / "final.json").write_text(final.replace('"recall@20_decile9": 0.11', '"recall@20_decile9": NaN')
+                                    .replace('"recall@20_tail": 0.02', '"recall@20_tail": NaN'))
+    assert (run / "final.json").read_text().count("NaN") == 2
+    page = build_report([run], tmp_path / "report.html").read_text()
+    assert len(images(page)) == 3
+    assert "NaN" not in section(page, "comparison").split("<details>")[0]

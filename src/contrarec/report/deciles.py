@@ -23,17 +23,13 @@ def decile_values(test: dict[str, float], metric: str) -> dict[int, float]:
     return out
 
 
-def deciles_section(runs: list[RunRecord], decile_order: str = "") -> Section:
-    """The popularity-decile section.
-
-    Args:
-        runs: the runs.
-        decile_order: how the evaluator numbers deciles (e.g. "decile 0 = least popular items"), shown on the
-            x axis when given.
-    """
+def deciles_section(runs: list[RunRecord]) -> Section:
+    """The popularity-decile section (deciles as :mod:`contrarec.evaluate.longtail` numbers them)."""
     section = Section("popularity-deciles", "Recall@20 by item popularity",
-                      "Test items are grouped into ten equal-sized deciles by training popularity; each bar is the "
-                      "recall of one run on test interactions whose item falls in that decile.")
+                      "The catalogue is cut into ten equal-sized groups of items by training popularity (decile 0 = "
+                      "the most popular tenth). Each bar is Recall@20 counting only the test items of that decile, "
+                      "averaged over the users who have test items there: bars on the right show who serves the "
+                      "long tail.")
     metric = headline_key({k for r in runs for k in r.test})
     per_run = {r.name: decile_values(r.test, metric) if metric else {} for r in runs}
     section.notes += [f"{name}: no per-decile {metric or 'recall'} in final.json." for name, v in per_run.items()
@@ -50,7 +46,7 @@ def deciles_section(runs: list[RunRecord], decile_order: str = "") -> Section:
         ys = [per_run[run.name].get(d, np.nan) for d in deciles]
         ax.bar(x + (j - (len(shown) - 1) / 2) * width, ys, width=width * 0.95, color=run_color(i), label=run.name)
     ax.set_xticks(x, [str(d) for d in deciles])
-    ax.set_xlabel("item popularity decile" + (f"  ({decile_order})" if decile_order else ""), fontsize=9)
+    ax.set_xlabel("item popularity decile  (0 = most popular tenth of items … 9 = least popular)", fontsize=9)
     ax.set_ylabel(metric, fontsize=9)
     ax.legend(fontsize=9, frameon=False, ncols=min(len(shown), 4))
     style_axes(ax)
