@@ -90,6 +90,7 @@ def test_parquet_errors_name_row_and_columns(tmp_path):
     ("user,item,ts,rating\na,x,1,5\nb,y,2\n", 3, None, ["expected 4 comma-separated fields", "found 3"]),
     ("user,item,ts,rating\na,x,1,5,9\n", 2, None, ["expected 4", "found 5"]),
     ("user,item,ts,rating\na,x,1,5\n\n\nb,y,tomorrow,5\n", 5, "ts", ["'tomorrow'"]),
+    ('user,item,ts,rating\n"a\nb",x,1,5\n   \nc,y,zz,5\n', 5, "ts", ["'zz'"]),   # quoted newline, blank line
     ("user,item,ts,rating\na,x,1,5\nb,y,2,\n", 3, "rating", ["an empty value"]),
     ("user,item,ts,rating\na,x,1,inf\n", 2, "rating", ["'inf'"]),
     ("user,item,ts,rating\n,x,1,5\n", 2, "user", ["empty id"]),

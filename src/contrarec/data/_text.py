@@ -60,7 +60,7 @@ def sniff_separator(path: str | Path, first_line: str) -> str:
 
 
 def _rows(text: str, sep: str, quoting: bool, path: str) -> Iterator[tuple[int, int, list[str]]]:
-    """Yield ``(first_line, last_line, fields)`` for every non-empty record (1-based lines)."""
+    """Yield ``(first_line, last_line, fields)`` for every record that is not blank (1-based lines)."""
     if quoting and len(sep) == 1:
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
         start = 1
@@ -71,12 +71,12 @@ def _rows(text: str, sep: str, quoting: bool, path: str) -> Iterator[tuple[int, 
                 return
             except csv.Error as exc:
                 raise DataError(f"malformed record ({exc})", path=path, line=start) from None
-            if row:
+            if len(row) > 1 or (row and row[0].strip()):   # skip empty and whitespace-only lines
                 yield start, reader.line_num, row
             start = reader.line_num + 1
     else:
         for number, line in enumerate(text.splitlines(), start=1):
-            if line:
+            if line.strip():
                 yield number, number, line.split(sep)
 
 
@@ -156,6 +156,8 @@ def _exact(text: str, path: str, sep: str, names: list[str] | None, keep: list[s
 def _fast(text: str, sep: str, quoting: bool, skip: int, header: list[str],
           keep: list[str]) -> dict[str, pa.ChunkedArray] | None:
     """The kept columns parsed by Arrow, or None when Arrow finds anything irregular."""
+    if len(header) < 2:
+        return None  # a whitespace-only line would be a row for Arrow but is skipped record by record
     if len(sep) > 1:
         if "\x1f" in text:
             return None
