@@ -20,9 +20,11 @@ CMAP = "viridis"
 
 
 def diagnostic_keys(diag: dict) -> tuple[str, str] | None:
-    """The ``(alignment, uniformity)`` key names in a diagnostics dict, matched by substring."""
-    align = next((k for k in diag if "align" in k.lower()), None)
-    uniform = next((k for k in diag if "uniform" in k.lower()), None)
+    """The ``(alignment, uniformity)`` key names in a diagnostics dict: exact names first, else by substring."""
+    def find(word: str) -> str | None:
+        return word if word in diag else next((k for k in diag if word in k.lower()), None)
+
+    align, uniform = find("alignment"), find("uniformity")
     return (align, uniform) if align and uniform else None
 
 
