@@ -64,8 +64,6 @@ def export_run(run, out_dir: str | Path, user_tower: bool = True) -> Path:
         out_dir: the export folder.
         user_tower: also export the user tower when the model has one.
     """
-    from contrarec.train.run import known_interactions
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     run.model.eval()
@@ -74,7 +72,7 @@ def export_run(run, out_dir: str | Path, user_tower: bool = True) -> Path:
         items = run.model.item_embeddings().numpy()
     write_embeddings(out_dir / "users.parquet", run.split.train.user_map.raw, users)
     write_embeddings(out_dir / "items.parquet", run.split.train.item_map.raw, items)
-    atomic_write(out_dir / "seen.npz", lambda tmp: _save_npz(tmp, known_interactions(run.split)))
+    atomic_write(out_dir / "seen.npz", lambda tmp: _save_npz(tmp, run.known_csr))
     files = {"users": "users.parquet", "items": "items.parquet", "seen": "seen.npz"}
     tower = getattr(run.model, "user_tower", None)
     if user_tower and tower is not None:

@@ -34,7 +34,7 @@ from pydantic import Field
 
 from contrarec.config import Strict
 from contrarec.io import atomic_write
-from contrarec.topk import TopK
+from contrarec.evaluate.topk import TopK  # the one (scores, ids) type; numpy arrays here
 
 Exclude = Sequence[np.ndarray] | sp.csr_matrix | None
 
