@@ -75,3 +75,41 @@ def equivalence_worker(rank: int, world: int, port: int, out: str) -> None:
     if ctx.is_main:
         torch.save(results, Path(out))
     shutdown_distributed(ctx)
+
+
+def tiny_split():
+    """96 training pairs (a multiple of the global batch 16) and 24 test pairs over one id space."""
+    from contrarec.data.interactions import Split
+
+    full = tiny_interactions(num_users=24, num_items=30, num_pairs=120, seed=5)
+    return Split(train=full.subset(np.arange(96)), test=full.subset(np.arange(96, 120)))
+
+
+def run_config(per_worker_batch: int, epochs: int = 3):
+    """Two-tower, ID only, no early stopping, quiet."""
+    from contrarec.config import load_config
+
+    return load_config(overrides=[
+        "recipe=two-tower", f"train.epochs={epochs}", f"train.batch_size={per_worker_batch}", "train.lr=0.05",
+        "train.patience=0", "train.progress=false", "eval.diagnostics=false", "eval.ks=[5]",
+        "train.select_metric=recall@5", "model.dim=8", "model.use_features=false", "model.temperature=0.2"])
+
+
+def train_worker(rank: int, world: int, port: int, run_dir: str, resume: bool, kill_at_epoch: int) -> None:
+    """``train_run`` as one of ``world`` workers; rank 0 dies (``os._exit``) when it logs epoch ``kill_at_epoch``.
+
+    The log line comes after the epoch's training and evaluation and before its checkpoint, so a killed run
+    leaves the previous epoch's ``last.pt``.
+    """
+    from contrarec.train.run import train_run
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
+                      LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+
+    def log(message: str) -> None:
+        words = message.split()
+        if len(words) > 1 and words[0] == "epoch" and int(words[1]) == kill_at_epoch:
+            os._exit(3)
+
+    train_run(run_config(PER_WORKER_BATCH), run_dir, split=tiny_split(), resume=resume, log=log)

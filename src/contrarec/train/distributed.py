@@ -78,8 +78,8 @@ class DistributedContext:
         if not self.enabled:
             return module
         device_ids = [self.device.index] if self.device.type == "cuda" else None
-        # buffers (queues, log p) are updated identically on every worker; no per-step broadcast
-        return nn.parallel.DistributedDataParallel(module, device_ids=device_ids, broadcast_buffers=False,
+        # buffers (queues, log p) are synced once at init, then updated identically on every worker
+        return nn.parallel.DistributedDataParallel(module, device_ids=device_ids, forward_sync_buffers=False,
                                                    find_unused_parameters=find_unused_parameters)
 
     def sum_values(self, values: list[float]) -> list[float]:
