@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contrarec.recipes import bpr_mf, ials, item_item, popularity, two_tower
+from contrarec.recipes import directau, item2item, moco, ssl_two_tower, swav
 from contrarec.recipes.base import Recipe
 
 _ALL: list[Recipe] = [
@@ -13,6 +14,12 @@ _ALL: list[Recipe] = [
     item_item.ITEMKNN,
     item_item.EASE,
     ials.RECIPE,
+    moco.RECIPE,
+    swav.RECIPE,
+    directau.RECIPE,
+    item2item.RECIPE,
+    ssl_two_tower.ITEM_SSL,
+    ssl_two_tower.USER_SSL,
 ]
 
 RECIPES: dict[str, Recipe] = {r.name: r for r in _ALL}

@@ -10,6 +10,7 @@ from pydantic import Field
 
 from contrarec.config import Strict
 from contrarec.data.batches import Batch
+from contrarec.data.features import FeatureTable
 from contrarec.data.interactions import Interactions
 from contrarec.encoders.tower import TowerEncoder
 from contrarec.model import RecallModel
@@ -19,8 +20,8 @@ from contrarec.objectives.infonce import InfoNCELoss
 from contrarec.recipes.base import Recipe
 
 
-class TwoTowerConfig(Strict):
-    """Settings of the two-tower recipe."""
+class TowerSettings(Strict):
+    """Settings shared by every tower recipe (two-tower, moco, swav, directau, item2item, +ssl)."""
 
     dim: int = Field(64, ge=1, description="embedding size D")
     use_features: bool = Field(True, description="embed user / item features when the data has them")
@@ -28,6 +29,28 @@ class TwoTowerConfig(Strict):
     mlp_hidden: list[int] = Field(default_factory=list, description="hidden sizes of each tower's MLP")
     projector: bool = Field(False, description="final linear projector in each tower")
     dropout: float = Field(0.0, ge=0, lt=1)
+    normalize: bool = Field(True, description="L2-normalise the tower outputs (cosine)")
+    init_std: float | None = Field(None, gt=0, description="normal init std of id tables (None = Xavier)")
+
+
+def make_tower(settings: TowerSettings, num_ids: int, features: FeatureTable | None) -> TowerEncoder:
+    """One tower for ``num_ids`` ids with these settings (features dropped when ``use_features`` is off)."""
+    return TowerEncoder(num_ids, dim=settings.dim, features=features if settings.use_features else None,
+                        feature_dim=settings.feature_dim, mlp_hidden=tuple(settings.mlp_hidden),
+                        projector=settings.projector, dropout=settings.dropout, normalize=settings.normalize,
+                        init_std=settings.init_std)
+
+
+class TwoTowerConfig(TowerSettings):
+    """Settings of the two-tower recipe.
+
+    Temperature and hard negatives: the gradient of InfoNCE on negative j is proportional to its softmax
+    weight ``exp(s_j / τ) / Σ exp(s / τ)``, so a small τ concentrates the loss on the hardest (highest
+    scoring) negatives and a large τ spreads it evenly, favouring uniformity over hard-negative focus
+    (Wang & Liu, "Understanding the Behaviour of Contrastive Loss", CVPR 2021). ``num_hard_negatives``
+    is the hard version: only the top-k negatives of each row stay in the softmax.
+    """
+
     temperature: float = Field(0.1, gt=0, description="softmax temperature τ")
     learn_temperature: bool = Field(False, description="learn τ, clamped to [temperature_min, temperature_max]")
     temperature_min: float = Field(0.02, gt=0)
@@ -37,34 +60,56 @@ class TwoTowerConfig(Strict):
     num_uniform_negatives: int = Field(0, ge=0, description="M extra uniform negatives per batch (mixed)")
     symmetric: bool = Field(False, description="add the item->user InfoNCE term")
     num_hard_negatives: int | None = Field(None, ge=1, description="keep only the k hardest negatives")
-    normalize: bool = Field(True, description="L2-normalise the tower outputs (cosine)")
-    init_std: float | None = Field(None, gt=0, description="normal init std of id tables (None = Xavier)")
     negatives: Literal["global", "local"] = Field(
         "global", description="distributed runs: global = every worker's in-batch items are negatives "
         "(as one process with the global batch); local = each worker's own batch only")
 
 
-class TwoTowerModel(RecallModel):
+class TowerPairModel(RecallModel):
+    """A user tower and an item tower built from :class:`TowerSettings`; the objective is the subclass's.
+
+    Args:
+        config: the tower settings (a recipe's config).
+        train: training interactions (for features and the user / item counts).
+    """
+
+    def __init__(self, config: TowerSettings, train: Interactions) -> None:
+        super().__init__()
+        self.config = config
+        self.normalized = config.normalize
+        self.user_tower = make_tower(config, train.num_users, train.user_features)
+        self.item_tower = make_tower(config, train.num_items, train.item_features)
+        self.num_users, self.num_items = train.num_users, train.num_items
+
+    def encode_query(self, users: torch.Tensor) -> torch.Tensor:
+        """``[B] -> [B, D]`` user embeddings."""
+        return self.user_tower(users)
+
+    def encode_item(self, items: torch.Tensor) -> torch.Tensor:
+        """``[B] -> [B, D]`` item embeddings."""
+        return self.item_tower(items)
+
+    @torch.no_grad()
+    def user_embeddings(self) -> torch.Tensor:
+        """``[U, D]``."""
+        return self.user_tower.encode_all(self.num_users)
+
+    @torch.no_grad()
+    def item_embeddings(self) -> torch.Tensor:
+        """``[N, D]``."""
+        return self.item_tower.encode_all(self.num_items)
+
+
+class TwoTowerModel(TowerPairModel):
     """Query (user) and item towers whose normalised outputs meet in a temperature-scaled softmax.
 
     Args:
-        num_users: U.
-        num_items: N.
         config: the recipe settings.
         train: training interactions (for features and the item count).
     """
 
     def __init__(self, config: TwoTowerConfig, train: Interactions) -> None:
-        super().__init__()
-        self.config = config
-        self.normalized = config.normalize
-        use_f = config.use_features
-        kw = dict(dim=config.dim, feature_dim=config.feature_dim, mlp_hidden=tuple(config.mlp_hidden),
-                  projector=config.projector, dropout=config.dropout, normalize=config.normalize,
-                  init_std=config.init_std)
-        self.user_tower = TowerEncoder(train.num_users, features=train.user_features if use_f else None, **kw)
-        self.item_tower = TowerEncoder(train.num_items, features=train.item_features if use_f else None, **kw)
-        self.num_users, self.num_items = train.num_users, train.num_items
+        super().__init__(config, train)
         self.log_tau = torch.nn.Parameter(torch.tensor(math.log(config.temperature)),
                                           requires_grad=config.learn_temperature)
         self.loss_fn = InfoNCELoss(symmetric=config.symmetric, num_hard_negatives=config.num_hard_negatives)
@@ -76,14 +121,6 @@ class TwoTowerModel(RecallModel):
         if self.config.learn_temperature:
             tau = tau.clamp(self.config.temperature_min, self.config.temperature_max)
         return tau
-
-    def encode_query(self, users: torch.Tensor) -> torch.Tensor:
-        """``[B] -> [B, D]`` user embeddings."""
-        return self.user_tower(users)
-
-    def encode_item(self, items: torch.Tensor) -> torch.Tensor:
-        """``[B] -> [B, D]`` item embeddings."""
-        return self.item_tower(items)
 
     def compute_loss(self, batch: Batch) -> dict[str, torch.Tensor]:
         """In-batch InfoNCE, with logQ, accidental-hit masking and optional mixed negatives."""
@@ -112,22 +149,13 @@ class TwoTowerModel(RecallModel):
         """``[N]`` log p of every item, needed for logQ of uniform negatives."""
         self.register_buffer("_log_p", log_p, persistent=False)
 
-    @torch.no_grad()
-    def user_embeddings(self) -> torch.Tensor:
-        """``[U, D]``."""
-        return self.user_tower.encode_all(self.num_users)
 
-    @torch.no_grad()
-    def item_embeddings(self) -> torch.Tensor:
-        """``[N, D]``."""
-        return self.item_tower.encode_all(self.num_items)
-
-
-def build_two_tower(config: TwoTowerConfig, train: Interactions) -> TwoTowerModel:
-    """Build the model and attach the items' sampling log-probabilities."""
+def build_two_tower(config: TwoTowerConfig, train: Interactions,
+                    model_class: type[TwoTowerModel] | None = None) -> TwoTowerModel:
+    """Build the model (``model_class``, a :class:`TwoTowerModel` by default) with the items' log p attached."""
     from contrarec.data.batches import item_log_probabilities
 
-    model = TwoTowerModel(config, train)
+    model = (model_class or TwoTowerModel)(config, train)
     model.set_item_log_p(torch.from_numpy(item_log_probabilities(train.item_popularity())))
     return model
 

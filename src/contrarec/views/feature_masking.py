@@ -108,3 +108,34 @@ def correlated_feature_masking(num_rows: int, mi_table: torch.Tensor, generator:
     seeds = torch.randint(0, sets.shape[0], (num_rows,), generator=generator)  # [B]
     keep_a = ~sets[seeds]  # [B, C]
     return keep_a, ~keep_a
+
+
+MASKINGS = ("dropout", "rfm", "cfm")
+
+
+def two_views(masking: str, num_rows: int, num_columns: int, generator: torch.Generator, rate: float = 0.1,
+              mi_table: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Keep-masks of two views by one of :data:`MASKINGS` (two independent dropouts, RFM or CFM).
+
+    Args:
+        masking: ``"dropout"`` (``rate`` per column, each view drawn independently), ``"rfm"`` or ``"cfm"``.
+        num_rows: B.
+        num_columns: C (must match ``mi_table`` for CFM).
+        generator: the random source.
+        rate: drop probability for ``"dropout"``.
+        mi_table: ``[C, C]`` mutual information, required for ``"cfm"``.
+
+    Returns:
+        ``(keep_a, keep_b)``, each ``[B, C]`` bool.
+    """
+    if masking == "dropout":
+        return (feature_dropout(num_rows, num_columns, rate, generator),
+                feature_dropout(num_rows, num_columns, rate, generator))
+    if masking == "rfm":
+        return random_feature_masking(num_rows, num_columns, generator)
+    if masking == "cfm":
+        if mi_table is None or mi_table.shape != (num_columns, num_columns):
+            got = None if mi_table is None else tuple(mi_table.shape)
+            raise ValueError(f"cfm needs a [{num_columns}, {num_columns}] mi_table, got {got}")
+        return correlated_feature_masking(num_rows, mi_table, generator)
+    raise ValueError(f"unknown masking {masking!r}; valid: {', '.join(MASKINGS)}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from contrarec.data.features import FeatureTable
+
 
 def mutual_information(a: np.ndarray, b: np.ndarray) -> float:
     r"""Empirical :math:`I(A;B) = \sum_{a,b} p(a,b) \log\frac{p(a,b)}{p(a)p(b)}` in nats.
@@ -55,3 +57,16 @@ def discretize(values: np.ndarray, bins: int = 10) -> np.ndarray:
         raise ValueError(f"bins must be >= 1, got {bins}")
     edges = np.unique(np.quantile(values, np.linspace(0, 1, bins + 1)[1:-1]))
     return np.searchsorted(edges, values, side="right").astype(np.int64)
+
+
+def feature_table_codes(table: FeatureTable, bins: int = 10) -> list[np.ndarray]:
+    """One ``[num_rows]`` discrete code array per column of ``table``, in ``table.names`` order.
+
+    Categorical columns give their codes, multi-valued columns their first value (0 = none), numeric
+    columns their quantile bin (:func:`discretize`).
+    """
+    codes = [np.asarray(table.categorical[n], dtype=np.int64) for n in table.categorical]
+    codes += [np.asarray(table.multi_valued[n], dtype=np.int64).reshape(table.num_rows, -1)[:, 0]
+              for n in table.multi_valued]
+    codes += [discretize(table.numeric[n], bins) for n in table.numeric]
+    return codes
