@@ -27,6 +27,8 @@ class TowerEncoder(nn.Module):
         use_ids: embed the id itself (False = features only, for cold-start-only towers).
         normalize: L2-normalise the output.
         init_std: std of the normal init of the id table (None = Xavier uniform).
+        sparse: sparse gradients for the id table, so an optimizer such as ``SparseAdam`` updates only the
+            batch's rows (large catalogues: no dense ``[num_ids, D]`` gradient per step).
 
     Shapes:
         ``forward(ids [B]) -> [B, D]``.
@@ -34,12 +36,13 @@ class TowerEncoder(nn.Module):
 
     def __init__(self, num_ids: int, dim: int, features: FeatureTable | None = None, feature_dim: int = 16,
                  mlp_hidden: tuple[int, ...] = (), projector: bool = False, dropout: float = 0.0,
-                 use_ids: bool = True, normalize: bool = True, init_std: float | None = None) -> None:
+                 use_ids: bool = True, normalize: bool = True, init_std: float | None = None,
+                 sparse: bool = False) -> None:
         super().__init__()
         if dim < 1:
             raise ValueError(f"dim must be >= 1, got {dim}")
         self.normalize = normalize
-        self.id_embedding = nn.Embedding(num_ids, dim) if use_ids else None
+        self.id_embedding = nn.Embedding(num_ids, dim, sparse=sparse) if use_ids else None
         if self.id_embedding is not None:
             if init_std is None:
                 nn.init.xavier_uniform_(self.id_embedding.weight)

@@ -38,7 +38,7 @@ def make_tower(settings: TowerSettings, num_ids: int, features: FeatureTable | N
     return TowerEncoder(num_ids, dim=settings.dim, features=features if settings.use_features else None,
                         feature_dim=settings.feature_dim, mlp_hidden=tuple(settings.mlp_hidden),
                         projector=settings.projector, dropout=settings.dropout, normalize=settings.normalize,
-                        init_std=settings.init_std)
+                        init_std=settings.init_std, sparse=settings.sparse_embeddings)
 
 
 class TwoTowerConfig(TowerSettings):
@@ -60,6 +60,8 @@ class TwoTowerConfig(TowerSettings):
     num_uniform_negatives: int = Field(0, ge=0, description="M extra uniform negatives per batch (mixed)")
     symmetric: bool = Field(False, description="add the item->user InfoNCE term")
     num_hard_negatives: int | None = Field(None, ge=1, description="keep only the k hardest negatives")
+    sparse_embeddings: bool = Field(False, description="sparse id-table gradients, updated row-wise by "
+                                    "SparseAdam (large catalogues; no weight decay on those tables)")
     negatives: Literal["global", "local"] = Field(
         "global", description="distributed runs: global = every worker's in-batch items are negatives "
         "(as one process with the global batch); local = each worker's own batch only")

@@ -16,6 +16,7 @@ from contrarec.data.batches import InteractionBatches
 from contrarec.model import RecallModel
 from contrarec.train.checkpoint import load_checkpoint, save_checkpoint
 from contrarec.train.distributed import DistributedContext, EpochBatches
+from contrarec.train.optim import make_optimizer
 from contrarec.train.progress import EpochProgress
 
 Evaluator = Callable[[RecallModel], dict[str, float]]
@@ -82,8 +83,7 @@ class Trainer:
         self.evaluators = evaluators or {}
         self.diagnostics = diagnostics
         self.log = log if self.dist.is_main else (lambda message: None)
-        params = [p for p in model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay) if params else None
+        self.optimizer = make_optimizer(model, config.lr, config.weight_decay)  # AdamW (+ SparseAdam), or None
         self.ckpt_dir = self.run_dir / "checkpoints"
         self.metrics_path = self.run_dir / "metrics.jsonl"
 

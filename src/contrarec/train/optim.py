@@ -1,0 +1,65 @@
+"""The trainer's optimizer: AdamW, plus SparseAdam for id tables with sparse gradients (large catalogues).
+
+With a dense ``nn.Embedding`` every step materialises a ``[num_ids, D]`` gradient and AdamW rewrites
+every row's moments: for 1M items and D = 64 that is ~1 GB of memory traffic per table per step,
+whatever the batch. Tables built with ``sparse=True`` get a sparse gradient holding only the batch's
+rows, and ``torch.optim.SparseAdam`` ("lazy Adam") updates only those rows' moments.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+
+class DenseSparseOptimizer:
+    """AdamW on the dense parameters and SparseAdam on sparse embedding tables, stepped together.
+
+    Offers the part of the optimizer interface the trainer uses: ``zero_grad``, ``step``,
+    ``state_dict`` and ``load_state_dict``.
+    """
+
+    def __init__(self, dense: torch.optim.Optimizer | None, sparse: torch.optim.Optimizer) -> None:
+        self.parts = {"dense": dense, "sparse": sparse}
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear every part's gradients."""
+        for opt in self.parts.values():
+            if opt is not None:
+                opt.zero_grad(set_to_none=set_to_none)
+
+    def step(self) -> None:
+        """One step of every part."""
+        for opt in self.parts.values():
+            if opt is not None:
+                opt.step()
+
+    def state_dict(self) -> dict[str, Any]:
+        """``{"dense": ..., "sparse": ...}`` (plain tensors and values)."""
+        return {k: opt.state_dict() for k, opt in self.parts.items() if opt is not None}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned."""
+        for k, opt in self.parts.items():
+            if opt is not None:
+                opt.load_state_dict(state[k])
+
+
+def make_optimizer(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.Optimizer | DenseSparseOptimizer | None:
+    """AdamW over the trainable parameters; SparseAdam for ``nn.Embedding(sparse=True)`` tables, if any.
+
+    Returns:
+        None when nothing is trainable (closed-form models).
+    """
+    sparse_ids = {id(m.weight) for m in model.modules() if isinstance(m, nn.Embedding) and m.sparse}
+    params = [p for p in model.parameters() if p.requires_grad]
+    dense = [p for p in params if id(p) not in sparse_ids]
+    sparse = [p for p in params if id(p) in sparse_ids]
+    if not params:
+        return None
+    adamw = torch.optim.AdamW(dense, lr=lr, weight_decay=weight_decay) if dense else None
+    if not sparse:
+        return adamw
+    return DenseSparseOptimizer(adamw, torch.optim.SparseAdam(sparse, lr=lr))
