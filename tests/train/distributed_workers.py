@@ -11,15 +11,19 @@ import torch
 import torch.multiprocessing as mp
 
 from contrarec.data.interactions import IdMap, Interactions
-from contrarec.recipes.two_tower import RECIPE, TwoTowerConfig
+from contrarec.recipes.catalog import get_recipe
 from contrarec.train.distributed import DistributedContext, init_distributed, shutdown_distributed
 
 PER_WORKER_BATCH = 8
-#: name -> two-tower settings; the loss must match a one-process run with batch 2B when negatives are global
+#: name -> (recipe, settings, steps); the last step's loss and gradients must match a one-process run with
+#: batch 2B when negatives are global (moco: the second step, whose queue holds the first global batch)
 CASES = {
-    "global": {},
-    "local": {"negatives": "local"},
-    "global-symmetric-mixed-hard": {"symmetric": True, "num_uniform_negatives": 3, "num_hard_negatives": 9},
+    "global": ("two-tower", {}, 1),
+    "local": ("two-tower", {"negatives": "local"}, 1),
+    "global-symmetric-mixed-hard": ("two-tower", {"symmetric": True, "num_uniform_negatives": 3,
+                                                  "num_hard_negatives": 9}, 1),
+    "moco-global": ("moco", {"queue_size": 64, "momentum": 0.5}, 2),
+    "moco-local": ("moco", {"queue_size": 64, "momentum": 0.5, "negatives": "local"}, 2),
 }
 
 
@@ -52,17 +56,24 @@ def tiny_interactions(num_users: int = 24, num_items: int = 7, num_pairs: int = 
     return Interactions(users, items, IdMap.identity(num_users), IdMap.identity(num_items))
 
 
-def first_step(overrides: dict, global_batch: int, ctx: DistributedContext | None = None) -> dict:
-    """Loss (mean over workers) and parameter gradients of the first global batch of epoch 0."""
+def train_steps(case: str, global_batch: int, ctx: DistributedContext | None = None) -> dict:
+    """Loss (mean over workers) and parameter gradients of the case's last step (SGD steps before it)."""
     ctx = ctx or DistributedContext()
+    name, overrides, steps = CASES[case]
+    recipe = get_recipe(name)
     train = tiny_interactions()
-    cfg = TwoTowerConfig(dim=8, use_features=False, temperature=0.2, **overrides)
+    cfg = recipe.parse_config({"dim": 8, "use_features": False, "temperature": 0.2, **overrides})
     torch.manual_seed(0)
-    model = RECIPE.build_model(cfg, train)
-    batches = ctx.shard(RECIPE.make_batches(cfg, train, global_batch, seed=3))
+    model = recipe.build_model(cfg, train)
+    batches = ctx.shard(recipe.make_batches(cfg, train, global_batch, seed=3))
     forward = ctx.wrap(model)
-    terms = forward(next(iter(batches.epoch(0))))
-    terms["total"].backward()
+    optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.5)
+    for _, batch in zip(range(steps), batches.epoch(0)):
+        optimizer.zero_grad()
+        terms = forward(batch)
+        terms["total"].backward()
+        optimizer.step()
+        model.on_step_end()
     loss = ctx.sum_values([float(terms["total"].detach())])[0] / ctx.world_size
     grads = {n: p.grad.detach().clone() for n, p in model.named_parameters() if p.grad is not None}
     return {"loss": loss, "grads": grads}
@@ -71,7 +82,7 @@ def first_step(overrides: dict, global_batch: int, ctx: DistributedContext | Non
 def equivalence_worker(rank: int, world: int, port: int, out: str) -> None:
     """Every case's first step on this worker; rank 0 saves the results."""
     ctx = join_group(rank, world, port)
-    results = {name: first_step(overrides, PER_WORKER_BATCH * world, ctx) for name, overrides in CASES.items()}
+    results = {case: train_steps(case, PER_WORKER_BATCH * world, ctx) for case in CASES}
     if ctx.is_main:
         torch.save(results, Path(out))
     shutdown_distributed(ctx)

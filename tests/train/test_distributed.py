@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from distributed_workers import CASES, PER_WORKER_BATCH, equivalence_worker, first_step, spawn, tiny_interactions
+from distributed_workers import PER_WORKER_BATCH, equivalence_worker, spawn, tiny_interactions, train_steps
 from contrarec.data.batches import InteractionBatches
 from contrarec.train.distributed import ShardedBatches
 
@@ -18,14 +18,14 @@ def two_workers(tmp_path_factory) -> dict:
     return torch.load(out, weights_only=True)
 
 
-def one_process_2b(overrides: dict) -> dict:
+def one_process_2b(case: str) -> dict:
     """The reference: one process (no process group, no DDP) with batch 2B."""
-    return first_step(overrides, 2 * PER_WORKER_BATCH)
+    return train_steps(case, 2 * PER_WORKER_BATCH)
 
 
-@pytest.mark.parametrize("case", ["global", "global-symmetric-mixed-hard"])
+@pytest.mark.parametrize("case", ["global", "global-symmetric-mixed-hard", "moco-global"])
 def test_global_negatives_match_one_process_with_twice_the_batch(two_workers, case):
-    ref = one_process_2b(CASES[case])
+    ref = one_process_2b(case)
     got = two_workers[case]
     assert got["loss"] == pytest.approx(ref["loss"], rel=1e-5, abs=1e-6)
     assert set(got["grads"]) == set(ref["grads"])
@@ -33,9 +33,10 @@ def test_global_negatives_match_one_process_with_twice_the_batch(two_workers, ca
         torch.testing.assert_close(got["grads"][name], grad, rtol=1e-4, atol=1e-6, msg=name)
 
 
-def test_local_negatives_differ_visibly(two_workers):
-    ref = one_process_2b(CASES["local"])  # one process with 2B: the global-batch softmax
-    got = two_workers["local"]
+@pytest.mark.parametrize("case", ["local", "moco-local"])
+def test_local_negatives_differ_visibly(two_workers, case):
+    ref = one_process_2b(case)  # one process with 2B: the global-batch softmax (and queue)
+    got = two_workers[case]
     assert abs(got["loss"] - ref["loss"]) > 0.05
     diff = max(float((got["grads"][n] - g).abs().max()) for n, g in ref["grads"].items())
     assert diff > 1e-3

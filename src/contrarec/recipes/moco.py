@@ -9,6 +9,7 @@ from contrarec.data.batches import Batch
 from contrarec.data.interactions import Interactions
 from contrarec.encoders.momentum import cosine_momentum, momentum_copy, update_momentum
 from contrarec.negatives.corrections import mixture_log_q
+from contrarec.negatives.gather import gather_in_batch, gather_no_grad
 from contrarec.negatives.queue import EmbeddingQueue
 from contrarec.recipes.base import Recipe
 from contrarec.recipes.two_tower import TwoTowerConfig, TwoTowerModel, build_two_tower
@@ -63,6 +64,8 @@ class MocoModel(TwoTowerModel):
         cfg = self.config
         query = self.encode_query(batch.users)  # [B, D]
         key = self.encode_item(batch.items)  # [B, D]
+        g = gather_in_batch(key, batch.items, batch.item_log_q, query if cfg.symmetric else None, batch.users,
+                            enabled=cfg.negatives == "global")  # every worker's keys [W·B, D]; one process: unchanged
         queued = self.queue.contents()  # [Q', D], [Q'], [Q']
         parts_k, parts_id, parts_lp = [], [], []
         if batch.uniform_items is not None:
@@ -75,19 +78,23 @@ class MocoModel(TwoTowerModel):
         extra_keys, extra_ids, extra_lp = torch.cat(parts_k), torch.cat(parts_id), torch.cat(parts_lp)
         key_log_q = extra_log_q = None
         if cfg.log_q:
-            popular_draws = len(batch) + len(self.queue)  # B in-batch + Q' queued, both drawn by popularity
+            popular_draws = len(g.keys) + len(self.queue)  # B in-batch + Q' queued, both drawn by popularity
             num_uniform = 0 if batch.uniform_items is None else len(batch.uniform_items)
-            key_log_q = mixture_log_q(batch.item_log_q, popular_draws, num_uniform, self.num_items)
+            key_log_q = mixture_log_q(g.key_log_p, popular_draws, num_uniform, self.num_items)
             extra_log_q = mixture_log_q(extra_lp, popular_draws, num_uniform, self.num_items)
         mask = cfg.mask_accidental_hits
-        loss = self.loss_fn(query, key, temperature=self.temperature, key_ids=batch.items if mask else None,
+        loss = self.loss_fn(query, g.keys, temperature=self.temperature, key_ids=g.key_ids if mask else None,
                             key_log_q=key_log_q, extra_keys=extra_keys if len(extra_keys) else None,
                             extra_ids=extra_ids, extra_log_q=extra_log_q,
-                            query_ids=batch.users if mask else None)
+                            query_ids=g.query_ids if mask else None, positive_offset=g.offset,
+                            all_queries=g.queries)
         if self.training:
             with torch.no_grad():
                 keys = key.detach() if self.key_tower is None else self.key_tower(batch.items)  # [B, D]
-            self._pending = (keys, batch.items)
+            items = batch.items
+            if cfg.negatives == "global":  # every worker enqueues the global batch: queues stay identical
+                keys, items = gather_no_grad(keys), gather_no_grad(items)  # [W·B, D], [W·B]
+            self._pending = (keys, items)
         return {"total": loss, "infonce": loss}
 
     def on_step_end(self) -> None:
