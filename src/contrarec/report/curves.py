@@ -45,7 +45,8 @@ def _panels(runs: list[RunRecord]) -> list[tuple[str, str, str]]:
 def curves_section(runs: list[RunRecord]) -> Section:
     """The training-curves section (a note instead of a plot when no run has per-epoch metrics)."""
     section = Section("curves", "Training curves",
-                      "Mean loss per epoch for each loss term, and the per-epoch evaluation metrics.")
+                      "Mean loss per epoch for each loss term, and the per-epoch evaluation metrics; a ring marks "
+                      "each run's selected (best) epoch.")
     section.notes += [f"{r.name}: nothing to train (no loss curve)." for r in runs if r.epochs and not r.trained]
     section.notes += [f"{r.name}: no metrics.jsonl, so no curves." for r in runs if not r.epochs]
     part = _eval_part(runs)
@@ -74,6 +75,10 @@ def curves_section(runs: list[RunRecord]) -> Section:
                 xs, ys = zip(*pts)
                 plotted.add(i)
                 ax.plot(xs, ys, marker="o", markersize=3, linewidth=1.6, color=run_color(i), label=run.name)
+                best = run.final.get("best_epoch")
+                if part_name != "loss" and best in xs:
+                    ax.plot([best], [ys[xs.index(best)]], marker="o", markersize=9, markerfacecolor="none",
+                            markeredgecolor=run_color(i), markeredgewidth=1.5, linestyle="")
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("epoch", fontsize=8)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))

@@ -16,7 +16,7 @@ from matplotlib.colors import Normalize
 from matplotlib.lines import Line2D
 
 from contrarec.report.document import Image, Section
-from contrarec.report.figures import new_figure, style_axes, to_png_base64
+from contrarec.report.figures import new_figure, to_png_base64
 from contrarec.report.item_view import ItemView, SplitCache, load_item_view
 from contrarec.report.runs import RunRecord
 
@@ -131,7 +131,8 @@ def map_figure(panels: list[tuple[str, np.ndarray, Coloring]]):
         ax.set_title(title, fontsize=10)
         ax.set_xticks([])
         ax.set_yticks([])
-        style_axes(ax)
+        for spine in ax.spines.values():
+            spine.set_color("#d0d0d0")
     for ax in list(axes.flat)[len(panels):]:
         ax.set_visible(False)
     if norm is not None:

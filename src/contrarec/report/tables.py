@@ -97,7 +97,7 @@ def comparison_section(runs: list[RunRecord]) -> Section:
     parts = []
     if columns:
         parts.append(metrics_table_html(runs, columns))
-    else:
+    elif all(r.final for r in runs):
         section.notes.append("No run has final test metrics.")
     for r in runs:
         picked = r.final.get("test_picked")
