@@ -98,14 +98,16 @@ class ColdStartEncoder:
             out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
         return out
 
-    def _tower_inputs(self, users: Sequence[NewUser], histories: list[np.ndarray]) -> tuple[torch.Tensor, ...]:
+    def feature_arrays(self, users: Sequence[NewUser]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(categorical [B, Cc], multi_valued [B, Cm, L], numeric [B, Cn])`` codes / values of the users."""
+        for user in users:
+            self._check(user.features)
         batch = len(users)
         cat = np.zeros((batch, len(self.categorical)), dtype=np.int64)
         width = max([1] + [len(v) for u in users for n, v in u.features.items()
                            if n in self.multi and isinstance(v, (list, tuple))])
         multi = np.zeros((batch, len(self.multi), width), dtype=np.int64)
         num = np.zeros((batch, len(self.numeric)), dtype=np.float32)
-        hist = np.full((batch, max([1] + [len(h) for h in histories])), -1, dtype=np.int64)
         for b, user in enumerate(users):
             f = user.features
             for j, (name, vocab) in enumerate(self.categorical.items()):
@@ -116,6 +118,20 @@ class ColdStartEncoder:
                 multi[b, j, :len(values)] = [_code(vocab, v) for v in values]
             for j, name in enumerate(self.numeric):
                 num[b, j] = float(f[name]) if f.get(name) is not None else 0.0
-            hist[b, :len(histories[b])] = histories[b]
-        user_ids = np.full(batch, -1, dtype=np.int64)
+        return cat, multi, num
+
+    def overrides(self, users: Sequence[NewUser]) -> dict[str, torch.Tensor]:
+        """The users' features by column, as ``FeatureEmbedding`` overrides (for the pre-ranker)."""
+        cat, multi, num = self.feature_arrays(users)
+        out = {name: torch.from_numpy(cat[:, j]) for j, name in enumerate(self.categorical)}
+        out.update({name: torch.from_numpy(multi[:, j]) for j, name in enumerate(self.multi)})
+        out.update({name: torch.from_numpy(num[:, j]) for j, name in enumerate(self.numeric)})
+        return out
+
+    def _tower_inputs(self, users: Sequence[NewUser], histories: list[np.ndarray]) -> tuple[torch.Tensor, ...]:
+        cat, multi, num = self.feature_arrays(users)
+        hist = np.full((len(users), max([1] + [len(h) for h in histories])), -1, dtype=np.int64)
+        for b, rows in enumerate(histories):
+            hist[b, :len(rows)] = rows
+        user_ids = np.full(len(users), -1, dtype=np.int64)
         return tuple(torch.from_numpy(a) for a in (user_ids, cat, multi, num, hist))

@@ -42,6 +42,8 @@ class CachedPreRanker:
         Returns:
             ``TopK(scores [B, k], ids [B, k])``, padded with (-inf, -1).
         """
+        if self.model.user_features is not None and (user_rows < 0).any():
+            overrides = self._fill_unseen(user_rows, overrides or {})
         valid = candidates >= 0
         cols = torch.from_numpy(np.where(valid, candidates, 0))  # [B, C]
         with torch.no_grad():
@@ -58,3 +60,19 @@ class CachedPreRanker:
             out_scores = np.pad(out_scores, ((0, 0), (0, k - k_eff)), constant_values=-np.inf)
             out_ids = np.pad(out_ids, ((0, 0), (0, k - k_eff)), constant_values=-1)
         return TopK(scores=out_scores, ids=out_ids.astype(np.int64))
+
+    def _fill_unseen(self, user_rows: np.ndarray, overrides: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Columns not given for unseen users (rows -1) count as missing: code 0, numeric 0 (the mean)."""
+        feats = self.model.user_features
+        rows = torch.from_numpy(np.maximum(user_rows, 0))
+        unseen = torch.from_numpy(user_rows < 0)
+        out = dict(overrides)
+        for name in feats.categorical_names + feats.multi_names:
+            if name not in out:
+                codes = feats.codes(name)[rows].clone()
+                codes[unseen] = 0
+                out[name] = codes
+        for j, name in enumerate(feats.numeric_names):
+            if name not in out:
+                out[name] = feats.numeric[rows, j].masked_fill(unseen, 0.0)
+        return out
