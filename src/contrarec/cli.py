@@ -233,6 +233,11 @@ def quickstart(out: Path = typer.Option(Path("runs/quickstart"), "--out", "-o", 
     run_quickstart(out, epochs=epochs, console=console)
 
 
+from contrarec.cli_serve import register as _register_serving  # noqa: E402 - index, prerank, serve commands
+
+_register_serving(app, _guard, console)
+
+
 def main() -> None:
     """Entry point of the ``contrarec`` script."""
     app()

@@ -66,5 +66,13 @@ def test_training_lowers_the_loss_and_round_trips(tiny_run, embeddings, tmp_path
     b = CachedPreRanker(loaded, item_emb).rerank(np.arange(5), user_emb[:5], cands, k=7)
     np.testing.assert_array_equal(a.ids, b.ids)
     np.testing.assert_allclose(a.scores, b.scores, rtol=1e-5)
+    with torch.no_grad():  # the cached NumPy scorer computes the model's function
+        rows = torch.arange(5)
+        want = model(rows, torch.from_numpy(user_emb[:5]), torch.from_numpy(cands), torch.from_numpy(item_emb[cands]))
+    for cached in (CachedPreRanker(model, item_emb), CachedPreRanker(model, item_emb, user_emb)):
+        np.testing.assert_allclose(cached.scores(np.arange(5), user_emb[:5], cands), want.numpy(), rtol=1e-4,
+                                   atol=1e-4)
+    unseen = CachedPreRanker(model, item_emb).scores(np.array([-1]), user_emb[:1], cands[:1])
+    assert np.isfinite(unseen).all()
     padded = CachedPreRanker(model, item_emb).rerank(np.arange(1), user_emb[:1], np.array([[3, -1, 5]]), k=4)
     assert set(padded.ids[0, :2]) == {3, 5} and list(padded.ids[0, 2:]) == [-1, -1]

@@ -1,4 +1,13 @@
-"""The pre-ranker at serving time: item-side terms cached once, then each request rescores its candidates."""
+"""The pre-ranker at serving time, in NumPy with everything that does not depend on the request cached.
+
+Per request only the user-dependent products remain. With ``A_u = diag(u) W_hᵀ`` and ``B_u = diag(c_u) W_cᵀ``
+the first layer of :class:`~contrarec.serve.prerank.PreRankModel` is
+
+    h = I A_u + C_I B_u + ⟨u, i⟩ w_d + (W_u [u; φ_u] + b) + W_i [φ_i; log pop]        ([C, D] @ [D, H] ...)
+
+so a request costs two small matmuls over its C candidates plus the head; the item terms and the known
+users' terms are computed once at load time.
+"""
 
 from __future__ import annotations
 
@@ -9,24 +18,70 @@ from contrarec.evaluate.topk import TopK
 from contrarec.serve.prerank import PreRankModel
 
 
+def _np(t: torch.Tensor) -> np.ndarray:
+    return np.ascontiguousarray(t.detach().numpy(), dtype=np.float32)
+
+
 class CachedPreRanker:
     """Rescore recall candidates and keep the top-k.
 
     Args:
         model: a trained :class:`PreRankModel` (eval mode is set here).
         item_emb: ``[N, D]`` the recall item embeddings the model was trained on.
+        user_emb: ``[U, D]`` known users' embeddings, to cache their terms (None = compute per request).
     """
 
-    def __init__(self, model: PreRankModel, item_emb: np.ndarray) -> None:
+    def __init__(self, model: PreRankModel, item_emb: np.ndarray, user_emb: np.ndarray | None = None) -> None:
         self.model = model.eval()
-        self.item_vec = torch.from_numpy(np.ascontiguousarray(item_emb, dtype=np.float32))  # [N, D]
+        self.item_vec = np.ascontiguousarray(item_emb, dtype=np.float32)  # [N, D]
         with torch.no_grad():
-            self.item_hidden, self.item_cross = model.item_part(torch.arange(len(item_emb)), self.item_vec)
+            hidden, cross = model.item_part(torch.arange(len(item_emb)), torch.from_numpy(self.item_vec))
+            self.item_hidden = _np(hidden + model.first_hadamard.bias)  # [N, H], the layer bias folded in
+            self.item_cross = _np(cross)  # [N, c]
+            self.user_cache = None
+            if user_emb is not None:
+                u = torch.from_numpy(np.ascontiguousarray(user_emb, dtype=np.float32))
+                self.user_cache = tuple(_np(t) for t in model.user_part(torch.arange(len(u)), u))
+        head = model.head
+        self.w_had = _np(model.first_hadamard.weight.T)  # [D, H]
+        self.w_cross = _np(model.first_cross.weight.T)  # [c, H]
+        self.w_dot = _np(model.first_dot)  # [H]
+        self.w2, self.b2 = _np(head[2].weight.T), _np(head[2].bias)  # [H, H2], [H2]
+        self.w3, self.b3 = _np(head[4].weight.reshape(-1)), float(head[4].bias.detach())  # [H2], scalar
+        self.dot_weight = float(model.dot_weight.detach())
 
     @property
     def candidates(self) -> int:
         """N candidates the model was trained to rescore."""
         return self.model.config.candidates
+
+    def _user_terms(self, user_rows: np.ndarray, user_vec: np.ndarray,
+                    overrides: dict[str, torch.Tensor] | None) -> tuple[np.ndarray, np.ndarray]:
+        if self.user_cache is not None and (user_rows >= 0).all() and not overrides:
+            return self.user_cache[0][user_rows], self.user_cache[1][user_rows]
+        if self.model.user_features is not None and (user_rows < 0).any():
+            overrides = self._fill_unseen(user_rows, overrides or {})
+        with torch.no_grad():
+            hidden, cross = self.model.user_part(torch.from_numpy(user_rows), torch.from_numpy(user_vec), overrides)
+        return _np(hidden), _np(cross)
+
+    def scores(self, user_rows: np.ndarray, user_vec: np.ndarray, candidates: np.ndarray,
+               overrides: dict[str, torch.Tensor] | None = None) -> np.ndarray:
+        """``[B, C]`` pre-rank scores (``-inf`` where the candidate is -1 padding)."""
+        user_vec = np.ascontiguousarray(user_vec, dtype=np.float32)
+        user_hidden, user_cross = self._user_terms(user_rows, user_vec, overrides)  # [B, H], [B, c]
+        out = np.empty(candidates.shape, dtype=np.float32)
+        for b in range(len(candidates)):
+            cols = np.maximum(candidates[b], 0)
+            items = self.item_vec[cols]  # [C, D]
+            u = user_vec[b]
+            dot = items @ u  # [C, D] @ [D] -> [C]
+            hidden = (items @ (u[:, None] * self.w_had)  # [C, D] @ [D, H] -> [C, H]
+                      + self.item_cross[cols] @ (user_cross[b][:, None] * self.w_cross)  # [C, c] @ [c, H]
+                      + dot[:, None] * self.w_dot + user_hidden[b] + self.item_hidden[cols])
+            second = np.maximum(np.maximum(hidden, 0) @ self.w2 + self.b2, 0)  # [C, H] @ [H, H2] -> [C, H2]
+            out[b] = self.dot_weight * dot + second @ self.w3 + self.b3
+        return np.where(candidates >= 0, out, -np.inf)
 
     def rerank(self, user_rows: np.ndarray, user_vec: np.ndarray, candidates: np.ndarray, k: int,
                overrides: dict[str, torch.Tensor] | None = None) -> TopK:
@@ -42,16 +97,7 @@ class CachedPreRanker:
         Returns:
             ``TopK(scores [B, k], ids [B, k])``, padded with (-inf, -1).
         """
-        if self.model.user_features is not None and (user_rows < 0).any():
-            overrides = self._fill_unseen(user_rows, overrides or {})
-        valid = candidates >= 0
-        cols = torch.from_numpy(np.where(valid, candidates, 0))  # [B, C]
-        with torch.no_grad():
-            users = torch.from_numpy(np.asarray(user_vec, dtype=np.float32))
-            user_hidden, user_cross = self.model.user_part(torch.from_numpy(user_rows), users, overrides)
-            scores = self.model.score(users, user_hidden, user_cross, self.item_vec[cols], self.item_hidden[cols],
-                                      self.item_cross[cols]).numpy()  # [B, C]
-        scores = np.where(valid, scores, -np.inf)
+        scores = self.scores(np.asarray(user_rows, dtype=np.int64), user_vec, candidates, overrides)
         k_eff = min(k, scores.shape[1])
         top = np.argsort(-scores, axis=1, kind="stable")[:, :k_eff]
         out_scores = np.take_along_axis(scores, top, axis=1).astype(np.float32)

@@ -78,7 +78,7 @@ class ServingModel:
         if prerank_dir is not None:
             from contrarec.serve.prerank import load_prerank
 
-            prerank = CachedPreRanker(load_prerank(prerank_dir), exported.item_embeddings)
+            prerank = CachedPreRanker(load_prerank(prerank_dir), exported.item_embeddings, exported.user_embeddings)
         return cls(exported, index, prerank, version or (Path(index_path).name if index_path else None))
 
     # --------------------------------------------------------------------------------- steps
