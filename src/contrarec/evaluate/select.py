@@ -1,0 +1,118 @@
+"""Exact row-wise top-k selection on a block of scores.
+
+All functions take scores ``x [b, W]`` and return ``(values [b, k], ids [b, k])`` sorted by value,
+descending. :func:`topk_stable` and :func:`topk_grouped` break ties by the lower column id first, so
+their results are identical; :func:`topk_torch` is plain ``torch.topk``, whose order among equal values
+is unspecified.
+
+Why grouped: ``torch.topk`` over 38k-wide rows costs about half as much as the score GEMM on a 2-core
+CPU. :func:`topk_grouped` reads the block once to take per-group maxima, and runs ``topk`` only on
+narrow arrays (maxima of groups of group maxima, then the members of the k best groups).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+
+def topk_torch(x: Tensor, k: int) -> tuple[Tensor, Tensor]:
+    """``torch.topk`` (sorted); the reference path, tie order unspecified."""
+    values, ids = torch.topk(x, k, dim=1, largest=True, sorted=True)
+    return values, ids
+
+
+def topk_stable(x: Tensor, k: int) -> tuple[Tensor, Tensor]:
+    """Top k by a stable descending sort: among equal values the lower id ranks first. O(W log W)."""
+    values, ids = torch.sort(x, dim=1, descending=True, stable=True)
+    return values[:, :k], ids[:, :k]
+
+
+#: Items per group in :func:`topk_grouped` (measured best for 38k-item rows and k = 20 on a 2-core CPU).
+GROUP_SIZE = 16
+
+
+def grouped_width(num_items: int) -> int:
+    """The padded row width ``GROUP_SIZE * G >= num_items`` that :func:`topk_grouped` expects."""
+    return GROUP_SIZE * math.ceil(num_items / GROUP_SIZE)
+
+
+def _order(values: Tensor, ids: Tensor) -> tuple[Tensor, Tensor]:
+    """Sort each row by (value descending, id ascending)."""
+    ids, perm = ids.sort(dim=1)
+    values = values.gather(1, perm)
+    values, perm = values.sort(dim=1, descending=True, stable=True)
+    return values, ids.gather(1, perm)
+
+
+def _top_set(x: Tensor, k: int) -> tuple[Tensor, Tensor, Tensor]:
+    """The k largest of each row as a set: ``(values [b, k], ids [b, k], ambiguous [b])``.
+
+    A row is ambiguous when its k-th and (k+1)-th largest values are equal (the set is then not unique).
+    Rows of at most k values are returned whole.
+    """
+    b, width = x.shape
+    if width <= k:
+        ids = torch.arange(width, device=x.device).expand(b, width)
+        return x, ids, torch.zeros(b, dtype=torch.bool, device=x.device)
+    values, ids = torch.topk(x, k + 1, dim=1, sorted=False)                    # [b, k+1]
+    values, perm = values.sort(dim=1, descending=True)
+    ids = ids.gather(1, perm)
+    ambiguous = values[:, k - 1] == values[:, k]
+    return values[:, :k], ids[:, :k], ambiguous
+
+
+def _grouped_top_set(x: Tensor, k: int) -> tuple[Tensor, Tensor, Tensor]:
+    """:func:`_top_set` through group maxima, recursively; ``x [b, S*G]``, column j in group ``j mod G``."""
+    b, width = x.shape
+    groups = width // GROUP_SIZE
+    if k * GROUP_SIZE * 2 > width:                 # too narrow for a two-stage selection to pay off
+        return _top_set(x, k)
+    group_max = x.view(b, GROUP_SIZE, groups).amax(1)                          # [b, G]
+    padded = grouped_width(groups)
+    if padded > groups:
+        group_max = torch.cat([group_max, group_max.new_full((b, padded - groups), float("-inf"))], 1)
+    _, top_groups, ambiguous = _grouped_top_set(group_max, k)                  # [b, k]
+    top_groups = top_groups.clamp(max=groups - 1)  # a padding group is only chosen in ambiguous rows
+    offsets = torch.arange(GROUP_SIZE, device=x.device)[:, None] * groups      # [S, 1]
+    cand_ids = (top_groups[:, None, :] + offsets).reshape(b, GROUP_SIZE * k)   # [b, S*k]
+    values, pos, cand_ambiguous = _top_set(x.gather(1, cand_ids), k)
+    return values, cand_ids.gather(1, pos), ambiguous | cand_ambiguous
+
+
+def topk_grouped(x: Tensor, k: int, num_items: int | None = None) -> tuple[Tensor, Tensor]:
+    """Exact top k by selection over strided groups of columns; ties by lower id first.
+
+    Column ``j`` of the ``[b, S*G]`` block belongs to group ``j mod G``, so the group maxima are an
+    elementwise max of S contiguous slices (``x.view(b, S, G).amax(1)``). If exactly k groups have a
+    maximum >= the k-th largest group maximum, every top-k item lies in those k groups: an item outside
+    them is beaten by each of their maxima. The k best groups are found the same way on the ``[b, G]``
+    maxima (recursively), and the top k among their ``S*k`` members is taken with ``torch.topk``. Rows
+    where equal values make a choice ambiguous (exact ties at a boundary, or fewer than k finite scores)
+    are redone with :func:`topk_stable`.
+
+    Args:
+        x: ``[b, W]`` scores with ``W = grouped_width(num_items)``; columns ``>= num_items`` are padding
+            and must hold ``-inf``. Not modified.
+        k: number of items to keep, ``1 <= k <= num_items``.
+        num_items: N, the real width (default W).
+
+    Returns:
+        ``([b, k] values, [b, k] int64 ids)``, ids in ``[0, num_items)``.
+    """
+    width = x.shape[1]
+    n = width if num_items is None else num_items
+    if width != grouped_width(n):
+        raise ValueError(f"row width {width} must be grouped_width({n}) = {grouped_width(n)}")
+    if not 1 <= k <= n:
+        raise ValueError(f"k={k} must lie in [1, {n}]")
+    if k * GROUP_SIZE * 2 > n:
+        return topk_stable(x[:, :n], k)
+    values, ids, ambiguous = _grouped_top_set(x, k)
+    values, ids = _order(values, ids)
+    if bool(ambiguous.any()):
+        rows = ambiguous.nonzero().squeeze(1)
+        values[rows], ids[rows] = topk_stable(x[rows, :n], k)
+    return values, ids

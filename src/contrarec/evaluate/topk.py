@@ -1,0 +1,188 @@
+"""Exact full-ranking top-k over all items, blocked so memory stays bounded.
+
+Queries are scored in blocks of rows: a ``[b, N]`` block of scores (dot products, or a caller's
+``score_fn``), excluded items set to ``-inf`` by index from the CSR rows, then an exact row-wise top-k.
+The block height is chosen from a memory budget, so the full ``[Q, N]`` score matrix never exists.
+
+Example:
+    >>> q, items = torch.eye(2), torch.tensor([[1.0, 0.0], [0.0, 1.0], [2.0, 0.0]])
+    >>> top = topk_scores(q, items, k=2)
+    >>> top.ids.tolist(), top.scores.tolist()
+    ([[2, 0], [1, 0]], [[2.0, 1.0], [1.0, 0.0]])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch import Tensor
+
+from contrarec.evaluate.select import grouped_width, topk_grouped, topk_stable, topk_torch
+
+#: Bytes of scores held at once per block; the block height is ``budget // (N * itemsize)``.
+DEFAULT_BLOCK_BYTES = 32 * 2**20
+
+ScoreFn = Callable[[Tensor], Tensor]
+METHODS = ("grouped", "torch", "stable")
+
+
+class TopK(NamedTuple):
+    """The k best items per query, best first (faiss ``(D, I)`` order, with names).
+
+    Attributes:
+        scores: ``[Q, K]`` scores, descending along each row.
+        ids: ``[Q, K]`` int64 item ids.
+    """
+
+    scores: Tensor
+    ids: Tensor
+
+
+def default_block_size(num_items: int, itemsize: int = 4, budget_bytes: int = DEFAULT_BLOCK_BYTES) -> int:
+    """Rows per block so that one ``[b, N]`` score block takes at most ``budget_bytes`` (at least 1)."""
+    return max(1, budget_bytes // max(1, num_items * itemsize))
+
+
+class _Exclusion:
+    """CSR rows of excluded items, sliced per block into (row, col) index tensors."""
+
+    def __init__(self, exclude: sp.csr_matrix, num_queries: int, num_items: int, device: torch.device):
+        if exclude.shape != (num_queries, num_items):
+            raise ValueError(f"exclude has shape {exclude.shape}, expected (Q, N) = ({num_queries}, {num_items})")
+        exclude = sp.csr_matrix(exclude)
+        self.indptr = np.asarray(exclude.indptr, dtype=np.int64)
+        self.indices = torch.from_numpy(np.asarray(exclude.indices, dtype=np.int64)).to(device)
+        self.counts = torch.from_numpy(np.diff(self.indptr)).to(device)
+
+    def mask(self, scores: Tensor, start: int, stop: int) -> None:
+        """Set ``scores[r, j] = -inf`` for every excluded item j of query ``start + r`` (in place)."""
+        lo, hi = int(self.indptr[start]), int(self.indptr[stop])
+        if hi == lo:
+            return
+        rows = torch.repeat_interleave(torch.arange(stop - start, device=scores.device), self.counts[start:stop])
+        scores[rows, self.indices[lo:hi]] = float("-inf")
+
+
+def _select(method: str, k: int, num_items: int) -> Callable[[Tensor], tuple[Tensor, Tensor]]:
+    if method == "grouped":
+        return lambda x: topk_grouped(x, k, num_items)
+    if method == "torch":
+        return lambda x: topk_torch(x[:, :num_items], k)
+    return lambda x: topk_stable(x[:, :num_items], k)
+
+
+def topk_scores(query_emb: Tensor | None, item_emb: Tensor | None, k: int,
+                exclude: sp.csr_matrix | None = None, score_fn: ScoreFn | None = None,
+                block_size: int | None = None, *, num_queries: int | None = None,
+                method: str = "grouped") -> TopK:
+    """Exact top-k items for every query, with excluded items masked.
+
+    Scores are ``query_emb @ item_emb.T`` (``[b, D] x [D, N] -> [b, N]`` per block) unless ``score_fn``
+    is given. Excluded items get ``-inf``; if a query has fewer than k other items, its last slots hold
+    ``-inf`` scores (with the lowest remaining ids) and must not count as recommendations.
+
+    Args:
+        query_emb: ``[Q, D]`` query (user) embeddings; may be None with ``score_fn``.
+        item_emb: ``[N, D]`` item embeddings; may be None with ``score_fn`` when ``exclude`` or
+            ``num_queries`` fixes Q, and then N comes from the scores.
+        k: number of items per query, ``1 <= k <= N``.
+        exclude: optional ``[Q, N]`` CSR; row q lists items never returned for query q.
+        score_fn: optional ``f(rows [b] int64) -> [b, N]`` scores for query rows ``rows`` (positions in
+            ``0..Q-1``), replacing the dot product (item-item baselines, graph models).
+        block_size: rows per block; default from :data:`DEFAULT_BLOCK_BYTES`. Results do not depend on it.
+        num_queries: Q when ``query_emb`` is None (default: ``exclude.shape[0]``).
+        method: ``"grouped"`` (fast, exact, ties to the lower id), ``"stable"`` (full sort, same result)
+            or ``"torch"`` (``torch.topk`` per block; the simple reference).
+
+    Returns:
+        :class:`TopK` with ``scores [Q, K]`` and ``ids [Q, K]``, sorted by score descending.
+
+    Raises:
+        ValueError: on mismatched shapes, a bad k or method, or NaN scores.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    q_count, n_items, device, dtype = _problem(query_emb, item_emb, exclude, score_fn, num_queries)
+    if n_items is None:                              # score_fn without item_emb: probe one row for N
+        probe = score_fn(torch.zeros(1, dtype=torch.long, device=device))  # type: ignore[misc]
+        n_items, dtype = probe.shape[1], probe.dtype
+    if not 1 <= k <= n_items:
+        raise ValueError(f"k={k} must lie in [1, N={n_items}]")
+    width = grouped_width(n_items) if method == "grouped" else n_items
+    rows = default_block_size(width, torch.finfo(dtype).bits // 8) if block_size is None else block_size
+    if rows < 1:
+        raise ValueError(f"block_size must be >= 1, got {block_size}")
+    fill = _block_filler(query_emb, item_emb, score_fn, n_items, width)
+    excl = None if exclude is None else _Exclusion(exclude, q_count, n_items, device)
+    select = _select(method, k, n_items)
+    buffer = torch.empty(min(rows, max(q_count, 1)), width, dtype=dtype, device=device)
+    scores = torch.empty(q_count, k, dtype=dtype, device=device)
+    ids = torch.empty(q_count, k, dtype=torch.long, device=device)
+    for start in range(0, q_count, rows):
+        stop = min(q_count, start + rows)
+        block = buffer[: stop - start]                                             # [b, W]
+        fill(block, start, stop)
+        if excl is not None:
+            excl.mask(block, start, stop)
+        scores[start:stop], ids[start:stop] = select(block)
+    if torch.isnan(scores).any():
+        raise ValueError("scores contain NaN; check the embeddings or score_fn")
+    return TopK(scores, ids)
+
+
+def _block_filler(query_emb: Tensor | None, item_emb: Tensor | None, score_fn: ScoreFn | None, n_items: int,
+                  width: int) -> Callable[[Tensor, int, int], None]:
+    """``fill(block [b, W], start, stop)``: scores of queries ``start..stop-1``, ``-inf`` past column N."""
+    items = None if score_fn is not None else _pad_rows(item_emb, width)  # type: ignore[arg-type]
+
+    def fill(block: Tensor, start: int, stop: int) -> None:
+        if items is not None:
+            torch.mm(query_emb[start:stop], items.T, out=block)                    # [b, D] x [D, W]
+        else:
+            part = score_fn(torch.arange(start, stop, device=block.device))        # type: ignore[misc]
+            if part.shape != (stop - start, n_items):
+                raise ValueError(f"score_fn returned shape {tuple(part.shape)}, expected ({stop - start}, {n_items})")
+            block[:, :n_items] = part
+        if width > n_items:
+            block[:, n_items:] = float("-inf")
+
+    return fill
+
+
+def _problem(query_emb: Tensor | None, item_emb: Tensor | None, exclude: sp.csr_matrix | None,
+             score_fn: ScoreFn | None, num_queries: int | None) -> tuple[int, int | None, torch.device, torch.dtype]:
+    """Q, N (None if only the scores can tell), device and dtype, after checking shapes."""
+    if score_fn is None and (query_emb is None or item_emb is None):
+        raise ValueError("give query_emb and item_emb, or a score_fn")
+    if query_emb is not None and query_emb.ndim != 2:
+        raise ValueError(f"query_emb must be [Q, D], got shape {tuple(query_emb.shape)}")
+    if item_emb is not None and item_emb.ndim != 2:
+        raise ValueError(f"item_emb must be [N, D], got shape {tuple(item_emb.shape)}")
+    if score_fn is None and query_emb.shape[1] != item_emb.shape[1]:  # type: ignore[union-attr]
+        raise ValueError(f"query_emb {tuple(query_emb.shape)} and item_emb {tuple(item_emb.shape)} "  # type: ignore[union-attr]
+                         "differ in D")
+    if query_emb is not None:
+        q_count = query_emb.shape[0]
+    elif num_queries is not None:
+        q_count = num_queries
+    elif exclude is not None:
+        q_count = exclude.shape[0]
+    else:
+        raise ValueError("with score_fn and no query_emb, give num_queries or exclude to fix Q")
+    ref = query_emb if query_emb is not None else item_emb
+    device = ref.device if ref is not None else torch.device("cpu")
+    dtype = ref.dtype if ref is not None else torch.get_default_dtype()
+    n_items = item_emb.shape[0] if item_emb is not None else (exclude.shape[1] if exclude is not None else None)
+    return q_count, n_items, device, dtype
+
+
+def _pad_rows(item_emb: Tensor, width: int) -> Tensor:
+    """``[W, D]`` item embeddings with zero rows appended up to ``width`` (scores there are reset to -inf)."""
+    extra = width - item_emb.shape[0]
+    if extra == 0:
+        return item_emb
+    return torch.cat([item_emb, item_emb.new_zeros(extra, item_emb.shape[1])])
