@@ -21,7 +21,7 @@ from pydantic import Field
 from contrarec.config import Strict
 from contrarec.data.interactions import Interactions
 from contrarec.encoders.ease import choose_solver, ease_weights
-from contrarec.encoders.item_knn import cosine_neighbors, score_from_history
+from contrarec.encoders.item_knn import cosine_neighbors, idf_user_weights, score_from_history
 from contrarec.model import RecallModel
 from contrarec.recipes.base import Recipe
 
@@ -30,7 +30,11 @@ class ItemKNNConfig(Strict):
     """Settings of item-kNN (defaults tuned on the LightGCN Yelp2018 / Gowalla splits)."""
 
     neighbors: int = Field(200, ge=1, description="most similar items kept per item")
-    shrinkage: float = Field(0.0, ge=0, description="added to the cosine denominator (0 = plain cosine)")
+    shrinkage: float = Field(0.0, ge=0, description="added to the similarity denominator")
+    asymmetry: float = Field(0.5, ge=0, le=1, description="α of the asymmetric cosine (0.5 = cosine; "
+                             "> 0.5 discounts popular history items)")
+    user_weighting: Literal["none", "idf"] = Field("none", description="weight users by log(N / |I_u|) "
+                                                   "before the co-occurrences")
 
 
 class EASEConfig(Strict):
@@ -41,6 +45,8 @@ class EASEConfig(Strict):
     solver: Literal["auto", "primal", "dual"] = Field(
         "auto", description="primal inverts N x N; dual inverts U x U (Woodbury); auto takes dual when U < 0.8 N")
     max_memory_gb: float = Field(16.0, gt=0, description="refuse when the dense matrices would exceed this")
+    threads: int | None = Field(None, ge=1, description="BLAS threads for the inverse (None = BLAS default; "
+                                "1 is fastest on a machine shared with other jobs)")
 
 
 class ItemItemModel(RecallModel):
@@ -91,7 +97,9 @@ class ItemKNNModel(ItemItemModel):
 
     def compute_weights(self) -> sp.csr_matrix:
         """``[N, N]`` sparse cosine neighbourhoods."""
-        return cosine_neighbors(self.history, self.config.neighbors, self.config.shrinkage)
+        cfg = self.config
+        weights = idf_user_weights(self.history) if cfg.user_weighting == "idf" else None
+        return cosine_neighbors(self.history, cfg.neighbors, cfg.shrinkage, cfg.asymmetry, weights)
 
 
 class EASEModel(ItemItemModel):
@@ -111,7 +119,7 @@ class EASEModel(ItemItemModel):
         """``[N, N]`` dense ``B`` with a zero diagonal."""
         cfg = self.config
         return ease_weights(self.history, cfg.l2, dtype=cfg.dtype, solver=self.solver,
-                            max_memory_bytes=cfg.max_memory_gb * 2**30)
+                            max_memory_bytes=cfg.max_memory_gb * 2**30, threads=cfg.threads)
 
 
 _CLOSED_FORM = {"epochs": 1, "patience": 0}
