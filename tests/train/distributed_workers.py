@@ -23,6 +23,7 @@ CASES = {
     "global-symmetric-mixed-hard": ("two-tower", {"symmetric": True, "num_uniform_negatives": 3,
                                                   "num_hard_negatives": 9}, 1),
     "moco-global": ("moco", {"queue_size": 64, "momentum": 0.5}, 2),
+    "global-sparse": ("two-tower", {"sparse_embeddings": True}, 2),  # sparse gradients through DDP (gloo)
     "moco-local": ("moco", {"queue_size": 64, "momentum": 0.5, "negatives": "local"}, 2),
 }
 
@@ -75,7 +76,7 @@ def train_steps(case: str, global_batch: int, ctx: DistributedContext | None = N
         optimizer.step()
         model.on_step_end()
     loss = ctx.sum_values([float(terms["total"].detach())])[0] / ctx.world_size
-    grads = {n: p.grad.detach().clone() for n, p in model.named_parameters() if p.grad is not None}
+    grads = {n: p.grad.detach().to_dense().clone() for n, p in model.named_parameters() if p.grad is not None}
     return {"loss": loss, "grads": grads}
 
 

@@ -23,7 +23,7 @@ def one_process_2b(case: str) -> dict:
     return train_steps(case, 2 * PER_WORKER_BATCH)
 
 
-@pytest.mark.parametrize("case", ["global", "global-symmetric-mixed-hard", "moco-global"])
+@pytest.mark.parametrize("case", ["global", "global-symmetric-mixed-hard", "moco-global", "global-sparse"])
 def test_global_negatives_match_one_process_with_twice_the_batch(two_workers, case):
     ref = one_process_2b(case)
     got = two_workers[case]
