@@ -89,5 +89,6 @@ class TowerEncoder(nn.Module):
 
     def encode_all(self, num: int, chunk: int = 65536) -> torch.Tensor:
         """``[num, D]`` embeddings of ids ``0..num-1``, computed in chunks."""
-        outs = [self(torch.arange(s, min(s + chunk, num))) for s in range(0, num, chunk)]
-        return torch.cat(outs) if outs else torch.zeros(0, self.output_dim)
+        device = next(self.parameters()).device  # the tower's own device (a GPU under torchrun + NCCL)
+        outs = [self(torch.arange(s, min(s + chunk, num), device=device)) for s in range(0, num, chunk)]
+        return torch.cat(outs) if outs else torch.zeros(0, self.output_dim, device=device)
