@@ -131,3 +131,14 @@ def test_health_metrics_and_openapi(client):
 def test_unknown_route_is_json_404(client):
     r = client.get("/nowhere")
     assert r.status_code == 404 and "error" in r.json()
+
+
+def test_app_factory_reads_its_config_from_the_environment(export_dir, monkeypatch):
+    import json
+
+    from contrarec.serve.service import ENV, app_factory
+
+    monkeypatch.setenv(ENV, json.dumps({"export": str(export_dir), "threads": 1, "max_batch": 8}))
+    with TestClient(app_factory()) as c:
+        assert c.get("/health").json()["items"] == 90
+        assert c.get("/recommend", params={"user_id": "u1", "k": 3}).status_code == 200
