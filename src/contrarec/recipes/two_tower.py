@@ -31,6 +31,8 @@ class TowerSettings(Strict):
     dropout: float = Field(0.0, ge=0, lt=1)
     normalize: bool = Field(True, description="L2-normalise the tower outputs (cosine)")
     init_std: float | None = Field(None, gt=0, description="normal init std of id tables (None = Xavier)")
+    sparse_embeddings: bool = Field(False, description="sparse id-table gradients, updated row-wise by "
+                                    "SparseAdam (large catalogues; no weight decay on those tables)")
 
 
 def make_tower(settings: TowerSettings, num_ids: int, features: FeatureTable | None) -> TowerEncoder:
@@ -60,8 +62,6 @@ class TwoTowerConfig(TowerSettings):
     num_uniform_negatives: int = Field(0, ge=0, description="M extra uniform negatives per batch (mixed)")
     symmetric: bool = Field(False, description="add the item->user InfoNCE term")
     num_hard_negatives: int | None = Field(None, ge=1, description="keep only the k hardest negatives")
-    sparse_embeddings: bool = Field(False, description="sparse id-table gradients, updated row-wise by "
-                                    "SparseAdam (large catalogues; no weight decay on those tables)")
     negatives: Literal["global", "local"] = Field(
         "global", description="distributed runs: global = every worker's in-batch items are negatives "
         "(as one process with the global batch); local = each worker's own batch only")
