@@ -11,7 +11,7 @@ from contrarec.report.document import Image, Section
 from contrarec.report.figures import new_figure, run_color, style_axes, to_png_base64
 from contrarec.report.runs import RunRecord, main_metric_keys
 
-PANEL_W, PANEL_H, MAX_COLS = 3.3, 2.4, 4
+PANEL_W, PANEL_H, MAX_COLS = 3.3, 2.2, 4
 
 
 def _union(lists: list[list[str]]) -> list[str]:

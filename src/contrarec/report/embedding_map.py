@@ -118,7 +118,7 @@ def map_figure(panels: list[tuple[str, np.ndarray, Coloring]]):
     """One scatter panel per ``(title, [n, 2] coords, colouring)``, sharing one colour scale or legend."""
     cols = min(3, len(panels))
     rows = math.ceil(len(panels) / cols)
-    fig = new_figure(4.3 * cols + 1.2, 3.9 * rows)
+    fig = new_figure(4.0 * cols + 1.2, 3.5 * rows)
     axes = fig.subplots(rows, cols, squeeze=False)
     continuous = [c.values for _, _, c in panels if c.values is not None]
     norm = None

@@ -58,8 +58,9 @@ def plane_section(runs: list[RunRecord]) -> Section:
     if not any(trails.values()):
         return section
     norm = Normalize(min(values), max(max(values), min(values) + 1e-9)) if values else None
-    fig = new_figure(6.6, 4.6)
+    fig = new_figure(6.4, 4.2)
     ax = fig.subplots()
+    labels: list[tuple[str, float, float, str]] = []
     for i, run in enumerate(runs):
         points = trails[run.name]
         if not points:
@@ -78,18 +79,28 @@ def plane_section(runs: list[RunRecord]) -> Section:
         face = "lightgrey" if fx[3] is None or norm is None else None
         ax.scatter([fx[1]], [fx[2]], s=140, c=[fx[3]] if face is None else face, cmap=CMAP if face is None else None,
                    norm=norm if face is None else None, edgecolors=run_color(i), linewidths=2.2, zorder=3)
-        ax.annotate(run.name, (fx[1], fx[2]), textcoords="offset points", xytext=(8, 6), fontsize=9,
-                    color=run_color(i), fontweight="bold")
+        labels.append((run.name, fx[1], fx[2], run_color(i)))
     if norm is not None:
         fig.colorbar(ScalarMappable(norm=norm, cmap=CMAP), ax=ax, label="Recall@20", shrink=0.85)
     else:
         section.notes.append("No Recall@20 per epoch to colour by: dots are hollow.")
     ax.set_xlabel("uniformity  (lower = more uniform)")
     ax.set_ylabel("alignment  (lower = better aligned)")
+    ax.margins(0.08)
     _pad_limits(ax)
+    _label_runs(ax, labels)
     style_axes(ax)
     section.images.append(Image(to_png_base64(fig), "alignment-uniformity plane"))
     return section
+
+
+def _label_runs(ax, labels: list[tuple[str, float, float, str]]) -> None:
+    """Name each run's selected point, with the text on the side facing the middle so it stays inside the axes."""
+    lo, hi = ax.get_xlim()
+    for name, x, y, color in labels:
+        right_half = x > (lo + hi) / 2
+        ax.annotate(name, (x, y), textcoords="offset points", xytext=(-9 if right_half else 9, 7), fontsize=9,
+                    ha="right" if right_half else "left", color=color, fontweight="bold", zorder=4)
 
 
 def _pad_limits(ax) -> None:
