@@ -4,9 +4,9 @@
 ``diag(B) = 0``; a user is scored as ``X_u @ B``. Paper: https://arxiv.org/abs/1905.03375.
 
 The ``[N, N]`` inverse is the whole cost, so it is done in place with LAPACK (Cholesky ``potrf`` then
-``potri``): one ``[N, N]`` array is all the memory it needs. When there are fewer users than items the
-Woodbury identity ``P = (I - Xᵀ (λ I + X Xᵀ)⁻¹ X) / λ`` inverts a ``[U, U]`` matrix instead (the "dual"
-solver: ``U³`` rather than ``N³`` flops, for one extra ``[U, U]`` array).
+``potri``): one ``[N, N]`` array is all the memory it needs (the "primal" solver, :func:`ease_weights`).
+With fewer users than items, :mod:`contrarec.encoders.ease_dual` inverts a ``[U, U]`` matrix instead
+and never forms ``B`` (``U³`` flops and ``U²`` memory instead of ``N³`` and ``N²``).
 """
 
 from __future__ import annotations
@@ -28,38 +28,52 @@ class EASEMemoryError(MemoryError):
 
 def ease_memory_bytes(num_users: int, num_items: int, dtype: str = "float32", solver: Solver = "primal",
                       block_size: int = 2048) -> int:
-    """Bytes :func:`ease_weights` holds at its peak: the dense arrays plus one block of temporaries.
+    """Bytes EASE^R holds at its peak: its dense matrix plus one block of temporaries.
 
-    Primal: ``N² + 2·b·N`` elements; dual: ``N² + U² + 2·b·max(U, N)`` (``b`` = ``block_size``).
+    Primal: ``N² + 2·b·N`` elements (``B``); dual: ``U² + 2·b·max(U, N)`` (``(λ I + X Xᵀ)⁻¹``), with
+    ``b`` = ``block_size``.
     """
     itemsize = np.dtype(_DTYPES[dtype]).itemsize
     if solver == "dual":
-        elements = num_items**2 + num_users**2 + 2 * block_size * max(num_users, num_items)
+        elements = num_users**2 + 2 * block_size * max(num_users, num_items)
     else:
         elements = num_items**2 + 2 * block_size * num_items
     return int(elements * itemsize)
 
 
 def choose_solver(num_users: int, num_items: int, dtype: str, solver: Solver, budget_bytes: float) -> str:
-    """The solver ``ease_weights`` will use; raises :class:`EASEMemoryError` when none fits the budget.
+    """The solver to use; raises :class:`EASEMemoryError` when it does not fit the budget.
 
-    ``auto`` takes the dual (Woodbury) form when users are fewer than 0.8 × items and it fits, else primal.
+    ``auto`` takes the dual form when there are fewer users than items (fewer flops and less memory).
     """
     if solver == "auto":
-        dual_fits = ease_memory_bytes(num_users, num_items, dtype, "dual") <= budget_bytes
-        solver = "dual" if num_users < 0.8 * num_items and dual_fits else "primal"
+        solver = "dual" if num_users < num_items else "primal"
     need = ease_memory_bytes(num_users, num_items, dtype, solver)
     if need > budget_bytes:
+        side = (f"{num_users:,} x {num_users:,} user-user" if solver == "dual"
+                else f"{num_items:,} x {num_items:,} item-item")
         raise EASEMemoryError(
-            f"EASE^R on {num_items:,} items ({num_users:,} users, {solver} solver, {dtype}) needs about "
-            f"{need / 2**30:.1f} GiB (a dense {num_items:,} x {num_items:,} matrix"
-            f"{f' plus a {num_users:,} x {num_users:,} one' if solver == 'dual' else ''}), more than the "
-            f"budget of {budget_bytes / 2**30:.1f} GiB (model.max_memory_gb). Raise the budget if the machine "
-            "has the memory, or use 'itemknn' (sparse) for a catalogue this large.")
+            f"EASE^R on {num_items:,} items and {num_users:,} users ({solver} solver, {dtype}) needs about "
+            f"{need / 2**30:.1f} GiB (a dense {side} matrix), more than the budget of "
+            f"{budget_bytes / 2**30:.1f} GiB (model.max_memory_gb). Raise the budget if the machine has the "
+            "memory, or use 'itemknn' (sparse) for data this large.")
     return solver
 
 
-def _dense_gram(rows: sp.csr_matrix, dtype: type, block_size: int) -> np.ndarray:
+def check_arguments(l2: float, dtype: str) -> None:
+    """``ValueError`` naming ``l2`` or ``dtype`` when invalid."""
+    if l2 <= 0:
+        raise ValueError(f"l2 (λ) must be > 0, got {l2}")
+    if dtype not in _DTYPES:
+        raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
+
+
+def numpy_dtype(dtype: str) -> type:
+    """The numpy type of ``"float32"`` / ``"float64"``."""
+    return _DTYPES[dtype]
+
+
+def dense_gram(rows: sp.csr_matrix, dtype: type, block_size: int) -> np.ndarray:
     """``[R, R]`` C-ordered ``rows @ rows.T`` filled a block of rows at a time."""
     n = rows.shape[0]
     gram = np.empty((n, n), dtype=dtype)
@@ -109,39 +123,20 @@ def invert_spd_inplace(mat: np.ndarray, block_size: int = 2048) -> np.ndarray:
 
 def _primal_inverse(train: sp.csr_matrix, l2: float, dtype: type, block_size: int) -> np.ndarray:
     """``[N, N]`` ``P = (Xᵀ X + λ I)⁻¹``."""
-    gram = _dense_gram(train.T.tocsr(), dtype, block_size)  # [N, N] Xᵀ X
+    gram = dense_gram(train.T.tocsr(), dtype, block_size)  # [N, N] Xᵀ X
     gram[np.diag_indices_from(gram)] += l2
     return invert_spd_inplace(gram, block_size)
 
 
-def _dual_inverse(train: sp.csr_matrix, l2: float, dtype: type, block_size: int) -> np.ndarray:
-    """``[N, N]`` ``P = (I - Xᵀ (λ I + X Xᵀ)⁻¹ X) / λ`` (Woodbury), written a block of rows at a time."""
-    kernel = _dense_gram(train, dtype, block_size)  # [U, U] X Xᵀ
-    kernel[np.diag_indices_from(kernel)] += l2
-    kernel = invert_spd_inplace(kernel, block_size)  # [U, U] K = (λ I + X Xᵀ)⁻¹
-    n = train.shape[1]
-    items = train.T.tocsr()  # [N, U] Xᵀ
-    inverse = np.empty((n, n), dtype=dtype)
-    for start in range(0, n, block_size):
-        stop = min(start + block_size, n)
-        left = items[start:stop] @ kernel  # [b, U] @ [U, U] -> [b, U] X_Jᵀ K
-        block = (items @ left.T).T  # ([N, U] @ [U, b]).T -> [b, N] X_Jᵀ K X
-        np.negative(block, out=block)
-        block[np.arange(stop - start), np.arange(start, stop)] += 1.0
-        inverse[start:stop] = block / l2
-    return inverse
-
-
-def ease_weights(train: sp.csr_matrix, l2: float, dtype: str = "float32", solver: Solver = "auto",
+def ease_weights(train: sp.csr_matrix, l2: float, dtype: str = "float32",
                  max_memory_bytes: float = float("inf"), block_size: int = 2048,
                  threads: int | None = None) -> np.ndarray:
-    """The EASE^R item-item weights ``B`` (zero diagonal).
+    """The EASE^R item-item weights ``B`` (zero diagonal), by the primal solver.
 
     Args:
         train: ``[U, N]`` interactions, CSR (binary in the paper; weights are used as given).
         l2: λ, the L2 weight on ``B`` (> 0); the paper tunes it in the hundreds for sparse data.
         dtype: ``"float32"`` (half the memory, ~1e-5 relative agreement with float64) or ``"float64"``.
-        solver: ``"primal"`` inverts ``[N, N]``, ``"dual"`` inverts ``[U, U]`` (Woodbury), ``"auto"`` picks.
         max_memory_bytes: refuse (:class:`EASEMemoryError`) when the estimate exceeds this.
         block_size: rows per block in the products and symmetrisation.
         threads: BLAS threads for the inverse (None = the BLAS default). On a machine shared with
@@ -162,15 +157,11 @@ def ease_weights(train: sp.csr_matrix, l2: float, dtype: str = "float32", solver
                [ 0.4,  0. ,  0.4],
                [-0.2,  0.5,  0. ]])
     """
-    if l2 <= 0:
-        raise ValueError(f"l2 (λ) must be > 0, got {l2}")
-    if dtype not in _DTYPES:
-        raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
-    num_users, _ = train.shape
-    chosen = choose_solver(num_users, train.shape[1], dtype, solver, max_memory_bytes)
+    check_arguments(l2, dtype)
+    choose_solver(train.shape[0], train.shape[1], dtype, "primal", max_memory_bytes)
     x = sp.csr_matrix(train, dtype=_DTYPES[dtype])
     with threadpool_limits(limits=threads, user_api="blas"):
-        inverse = (_dual_inverse if chosen == "dual" else _primal_inverse)(x, l2, _DTYPES[dtype], block_size)
+        inverse = _primal_inverse(x, l2, _DTYPES[dtype], block_size)
     scale = -1.0 / np.diag(inverse).copy()  # [N]
     for start in range(0, inverse.shape[0], block_size):
         inverse[start:start + block_size] *= scale[None, :]  # B[i, j] = -P[i, j] / P[j, j]

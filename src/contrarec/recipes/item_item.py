@@ -11,7 +11,7 @@ checkpointed (EASE's is ``N²`` floats); reloading a run recomputes it from the 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -21,6 +21,7 @@ from pydantic import Field
 from contrarec.config import Strict
 from contrarec.data.interactions import Interactions
 from contrarec.encoders.ease import choose_solver, ease_weights
+from contrarec.encoders.ease_dual import EASEDual, ease_dual
 from contrarec.encoders.item_knn import cosine_neighbors, idf_user_weights, score_from_history
 from contrarec.model import RecallModel
 from contrarec.recipes.base import Recipe
@@ -43,7 +44,7 @@ class EASEConfig(Strict):
     l2: float = Field(500.0, gt=0, description="λ, L2 weight on B (hundreds for sparse implicit data)")
     dtype: Literal["float32", "float64"] = Field("float32", description="precision of the N x N inverse")
     solver: Literal["auto", "primal", "dual"] = Field(
-        "auto", description="primal inverts N x N; dual inverts U x U (Woodbury); auto takes dual when U < 0.8 N")
+        "auto", description="primal inverts N x N; dual inverts U x U (Woodbury); auto takes the smaller")
     max_memory_gb: float = Field(16.0, gt=0, description="refuse when the dense matrices would exceed this")
     threads: int | None = Field(None, ge=1, description="BLAS threads for the inverse (None = BLAS default; "
                                 "1 is fastest on a machine shared with other jobs)")
@@ -59,9 +60,9 @@ class ItemItemModel(RecallModel):
         super().__init__()
         self.num_users, self.num_items = train.num_users, train.num_items
         self.history = train.to_csr().astype(np.float32)  # [U, N] binary training matrix
-        self.weights: sp.csr_matrix | np.ndarray | None = None  # [N, N] once fitted
+        self.weights: Any = None  # [N, N] sparse or dense once fitted (EASE dual: its factors)
 
-    def compute_weights(self) -> sp.csr_matrix | np.ndarray:
+    def compute_weights(self) -> Any:
         """The ``[N, N]`` item-item weights (subclasses)."""
         raise NotImplementedError
 
@@ -105,8 +106,10 @@ class ItemKNNModel(ItemItemModel):
 class EASEModel(ItemItemModel):
     """EASE^R: ``W = B``, the closed-form L2-regularised item-item regression (Steck, WWW 2019).
 
-    The memory check runs when the model is built, so a catalogue too large for the budget fails at
-    once with the memory it would need (:class:`contrarec.encoders.ease.EASEMemoryError`).
+    With the dual solver ``B`` is never formed: scores come from ``(λ I + X Xᵀ)⁻¹`` (see
+    :mod:`contrarec.encoders.ease_dual`) and :attr:`weights` holds that :class:`EASEDual`. The memory
+    check runs when the model is built, so data too large for the budget fails at once with the memory
+    it would need (:class:`contrarec.encoders.ease.EASEMemoryError`).
     """
 
     def __init__(self, config: EASEConfig, train: Interactions) -> None:
@@ -115,11 +118,21 @@ class EASEModel(ItemItemModel):
         self.solver = choose_solver(self.num_users, self.num_items, config.dtype, config.solver,
                                     config.max_memory_gb * 2**30)
 
-    def compute_weights(self) -> np.ndarray:
-        """``[N, N]`` dense ``B`` with a zero diagonal."""
+    def compute_weights(self) -> np.ndarray | EASEDual:
+        """``[N, N]`` dense ``B`` with a zero diagonal (primal), or the dual factors."""
         cfg = self.config
-        return ease_weights(self.history, cfg.l2, dtype=cfg.dtype, solver=self.solver,
-                            max_memory_bytes=cfg.max_memory_gb * 2**30, threads=cfg.threads)
+        fit = ease_dual if self.solver == "dual" else ease_weights
+        return fit(self.history, cfg.l2, dtype=cfg.dtype, max_memory_bytes=cfg.max_memory_gb * 2**30,
+                   threads=cfg.threads)
+
+    def score_users(self, users: torch.Tensor, user_emb: torch.Tensor | None = None,
+                    item_emb: torch.Tensor | None = None) -> torch.Tensor:
+        """``[b, N]`` scores ``X_u @ B`` for the users ``[b]``."""
+        if self.solver != "dual":
+            return super().score_users(users, user_emb, item_emb)
+        self.fit()
+        scores = self.weights.scores(users.detach().cpu().numpy())  # [b, N]
+        return torch.from_numpy(scores).to(users.device)
 
 
 _CLOSED_FORM = {"epochs": 1, "patience": 0}
