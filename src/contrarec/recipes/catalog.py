@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from contrarec.recipes import bpr_mf, ials, item_item, popularity, two_tower
 from contrarec.recipes import directau, item2item, moco, ssl_two_tower, swav
+from contrarec.recipes import lightgcn, sgl, simgcl
 from contrarec.recipes.base import Recipe
 
 _ALL: list[Recipe] = [
@@ -14,6 +15,12 @@ _ALL: list[Recipe] = [
     item_item.ITEMKNN,
     item_item.EASE,
     ials.RECIPE,
+    lightgcn.RECIPE,
+    sgl.SGL_ND,
+    sgl.SGL_ED,
+    sgl.SGL_RW,
+    simgcl.SIMGCL,
+    simgcl.XSIMGCL,
     moco.RECIPE,
     swav.RECIPE,
     directau.RECIPE,

@@ -1,0 +1,113 @@
+"""Train a graph recipe on a LightGCN split and record Recall@20 / NDCG@20 next to the published numbers.
+
+Two protocols, one run each (``--selection``):
+
+* ``test``: train on all of train.txt, score test.txt after every epoch, keep the best epoch on the test
+  set. This is how LightGCN, SGL, SimGCL and XSimGCL report, so it is the number to compare with the papers.
+* ``valid``: carve 10% of each user's training items as validation, pick the epoch on validation, report
+  the test metrics of that epoch's checkpoint. This is the number a user should trust.
+
+Runs live in ``--runs`` (default ``bench/runs/<dataset>/<recipe>-<selection>``), are checkpointed every epoch
+and resume when the command is repeated. Each finished (or time-limited) run appends one line to
+``bench/results/graph_recipes.jsonl``.
+
+    nohup .venv/bin/python bench/graph_recipes.py --recipe xsimgcl --dataset yelp2018 --selection test \\
+        --epochs 40 --max-minutes 60 > bench/runs/xsimgcl.log 2>&1 &
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _record import data_root, record  # noqa: E402
+
+from contrarec.config import load_config  # noqa: E402
+from contrarec.train.run import train_run  # noqa: E402
+
+#: Published Recall@20 / NDCG@20 (test-picked, LightGCN splits); see docs of issue 3 and PAPERS.md §1a.
+PUBLISHED = {
+    ("yelp2018", "lightgcn"): (0.0649, 0.0530), ("gowalla", "lightgcn"): (0.1830, 0.1554),
+    ("yelp2018", "sgl-nd"): (0.0644, 0.0528), ("yelp2018", "sgl-ed"): (0.0675, 0.0555),
+    ("yelp2018", "sgl-rw"): (0.0667, 0.0547), ("yelp2018", "simgcl"): (0.0721, 0.0601),
+    ("yelp2018", "xsimgcl"): (0.0723, 0.0604),
+}
+
+
+def wall_to_epoch(events_path: Path, epoch: int) -> float:
+    """Seconds of wall time (summed over resumed sessions) until ``epoch`` was evaluated."""
+    total, start, last = 0.0, None, None
+    for line in events_path.read_text().splitlines():
+        event = json.loads(line)
+        if "start" in event:
+            if start is not None and last is not None:
+                total += last - start
+            start, last = event["start"], None
+        elif event["epoch"] <= epoch:
+            last = event["t"]
+    if start is not None and last is not None:
+        total += last - start
+    return total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recipe", required=True)
+    parser.add_argument("--dataset", default="yelp2018")
+    parser.add_argument("--selection", choices=["test", "valid"], default="test")
+    parser.add_argument("--epochs", type=int, default=50)
+    parser.add_argument("--patience", type=int, default=10, help="evaluations without gain before stopping")
+    parser.add_argument("--max-minutes", type=float, default=None, help="wall-time budget of this session")
+    parser.add_argument("--runs", type=Path, default=None)
+    parser.add_argument("--set", dest="overrides", action="append", default=[], help="section.key=value")
+    args = parser.parse_args()
+
+    run_dir = args.runs or Path(__file__).resolve().parent / "runs" / args.dataset / f"{args.recipe}-{args.selection}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    overrides = [f"data.source=lightgcn:{data_root() / args.dataset}",
+                 f"data.valid_ratio={0.1 if args.selection == 'valid' else 0.0}",
+                 f"eval.eval_test_every_epoch={args.selection == 'test'}", "eval.diagnostics=false",
+                 "train.progress=false", f"train.epochs={args.epochs}", f"train.patience={args.patience}",
+                 *([f"train.max_minutes={args.max_minutes}"] if args.max_minutes else []), *args.overrides]
+    config = load_config(overrides=overrides, base={"recipe": args.recipe})
+    events = run_dir / "bench_events.jsonl"
+    resume = (run_dir / "checkpoints" / "last.pt").exists()
+    if not resume and events.exists():
+        events.unlink()
+    with open(events, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps({"start": time.time()}) + "\n")
+
+    def log(message: str) -> None:
+        print(message, flush=True)
+        metrics = run_dir / "metrics.jsonl"
+        done = len(metrics.read_text().splitlines()) if metrics.exists() else 0
+        with open(events, "a", encoding="utf-8") as fh:  # the summary line precedes the epoch's metrics line
+            fh.write(json.dumps({"epoch": done, "t": time.time()}) + "\n")
+
+    run = train_run(config, run_dir, resume=resume, log=log)
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    sec_per_epoch = sum(r["sec"] for r in rows) / max(len(rows), 1)
+    final = run.final or {}
+    if args.selection == "test":
+        picked = final.get("test_picked", {})
+        epoch, metrics = picked.get("epoch"), {k: v for k, v in picked.items() if k not in ("epoch", "note")}
+    else:
+        epoch, metrics = final.get("best_epoch"), final.get("test", {})
+    anchor = PUBLISHED.get((args.dataset, args.recipe))
+    record("graph_recipes", dataset=args.dataset, recipe=args.recipe, selection=args.selection,
+           params={"model": config.model, "train": {k: v for k, v in config.train.model_dump().items()
+                                                    if k in ("batch_size", "lr", "seed", "epochs", "patience")},
+                   "data": {"valid_ratio": config.data.valid_ratio}},
+           metrics=metrics, epochs=len(rows), sec_per_epoch=round(sec_per_epoch, 2),
+           wall_s=round(wall_to_epoch(events, epoch), 1) if epoch is not None else None,
+           best_epoch=epoch, wall_total_s=round(wall_to_epoch(events, 10 ** 9), 1),
+           stopped_early=bool(run.fit and run.fit.stopped_early),
+           published={"recall@20": anchor[0], "ndcg@20": anchor[1]} if anchor else None)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""What every graph recipe shares: the train graph, a LightGCN encoder, batch rows, BPR and clean embeddings.
+
+A graph model propagates the whole graph, but its losses read only the batch's rows, so the propagation is
+asked for those rows only (:func:`contrarec.encoders.propagation.propagate`); :class:`BatchRows` maps them
+back to the batch's positions.
+
+Shape legend: B batch, M negatives per row, D dim, U users, N items, u / i unique batch users / items.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple
+
+import torch
+from pydantic import Field
+
+from contrarec.config import Strict
+from contrarec.data.batches import Batch
+from contrarec.data.interactions import Interactions
+from contrarec.encoders.graph import normalize_adjacency
+from contrarec.encoders.lightgcn import LightGCNEncoder
+from contrarec.encoders.propagation import PropagationOutput
+from contrarec.model import RecallModel
+from contrarec.objectives.bpr import BPRLoss, l2_regularization
+from contrarec.recipes.base import Recipe
+
+
+class GraphSettings(Strict):
+    """Settings every graph recipe has (defaults: LightGCN / SGL / SimGCL papers on Yelp2018)."""
+
+    dim: int = Field(64, ge=1, description="embedding size D")
+    num_layers: int = Field(3, ge=1, description="propagation layers K")
+    l2: float = Field(1e-4, ge=0, description="L2 regularization weight")
+    num_negatives: int = Field(1, ge=1, description="sampled negatives per positive (BPR)")
+
+
+class BatchRows(NamedTuple):
+    """The unique rows a batch reads and where each batch position finds its row.
+
+    Attributes:
+        users: ``[u]`` unique user ids (sorted).
+        items: ``[i]`` unique ids of positives and negatives (sorted).
+        user_pos: ``[B]`` position of each batch user in ``users``.
+        item_pos: ``[B]`` position of each positive in ``items``.
+        neg_pos: ``[B, M]`` position of each negative in ``items``.
+        positive_pos: ``[p]`` positions in ``items`` of the unique positives (the contrastive items).
+    """
+
+    users: torch.Tensor
+    items: torch.Tensor
+    user_pos: torch.Tensor
+    item_pos: torch.Tensor
+    neg_pos: torch.Tensor
+    positive_pos: torch.Tensor
+
+    @classmethod
+    def of(cls, batch: Batch) -> "BatchRows":
+        """Rows of a batch with ``[B, M]`` negatives."""
+        if batch.negatives is None:
+            raise ValueError("graph recipes need sampled negatives (batch.negatives is None)")
+        users, user_pos = torch.unique(batch.users, return_inverse=True)
+        both = torch.cat([batch.items, batch.negatives.reshape(-1)])
+        items, pos = torch.unique(both, return_inverse=True)
+        size = len(batch.items)
+        positive_pos = torch.unique(pos[:size])
+        return cls(users, items, user_pos, pos[:size], pos[size:].view_as(batch.negatives), positive_pos)
+
+
+class GraphRecallModel(RecallModel):
+    """Base of the graph recipes: the normalized train graph, the encoder and the shared loss pieces.
+
+    Subclasses implement :meth:`compute_loss`. Clean embeddings for evaluation are computed by one full
+    propagation and cached until the parameters change (their ``_version`` counters move on every
+    optimizer step and on ``load_state_dict``).
+    """
+
+    readout_from_input: bool = True
+
+    def __init__(self, config: GraphSettings, train: Interactions) -> None:
+        super().__init__()
+        self.config = config
+        self.graph = normalize_adjacency(train.to_csr())
+        self.encoder = LightGCNEncoder(train.num_users, train.num_items, config.dim, config.num_layers,
+                                       readout_from_input=self.readout_from_input)
+        self.bpr = BPRLoss()
+        self.generator = torch.Generator().manual_seed(0)
+        self._cache: tuple[tuple, torch.Tensor, torch.Tensor] | None = None
+
+    def on_epoch_start(self, epoch: int, generator: torch.Generator) -> None:
+        """Keep the epoch's generator for the noise drawn during the epoch."""
+        self.generator = generator
+
+    def bpr_loss(self, out: PropagationOutput, rows: BatchRows) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+        """BPR on the readout rows of the batch; returns the loss and ``(u [B, D], i [B, D], j [B, M, D])``."""
+        u = out.user[rows.user_pos]  # [B, D]
+        i = out.item[rows.item_pos]  # [B, D]
+        j = out.item[rows.neg_pos]  # [B, M, D]
+        pos = (u * i).sum(-1)  # [B]
+        neg = torch.einsum("bd,bmd->bm", u, j)  # [B, M]
+        return self.bpr(pos, neg), (u, i, j)
+
+    def layer0_l2(self, batch: Batch) -> torch.Tensor:
+        """LightGCN's penalty ``λ (||e⁰_u||² + ||e⁰_i||² + ||e⁰_j||²) / 2B`` on the batch's layer-0 rows."""
+        enc = self.encoder
+        negatives = enc.item_weight[batch.negatives.reshape(-1)]  # [B·M, D]
+        return self.config.l2 * l2_regularization(enc.user_weight[batch.users], enc.item_weight[batch.items],
+                                                  negatives)
+
+    def _clean(self) -> tuple[torch.Tensor, torch.Tensor]:
+        enc = self.encoder
+        key = (enc.user_weight._version, enc.item_weight._version, enc.user_weight.data_ptr())
+        if self._cache is None or self._cache[0] != key:
+            with torch.no_grad():
+                out = enc(self.graph)
+            self._cache = (key, out.user, out.item)
+        return self._cache[1], self._cache[2]
+
+    def user_embeddings(self) -> torch.Tensor:
+        """``[U, D]`` clean layer-mean embeddings (one propagation shared with :meth:`item_embeddings`)."""
+        return self._clean()[0]
+
+    def item_embeddings(self) -> torch.Tensor:
+        """``[N, D]`` clean layer-mean embeddings."""
+        return self._clean()[1]
+
+
+def graph_recipe(name: str, description: str, source: str, config_class: type[GraphSettings],
+                 build_model: Callable[[Any, Interactions], RecallModel]) -> Recipe:
+    """A graph recipe: M sampled negatives per positive, batch 2048 and lr 1e-3 (the papers' settings)."""
+    return Recipe(name=name, description=description, source=source, config_class=config_class,
+                  build_model=build_model, batch_options=lambda cfg: {"num_negatives": cfg.num_negatives},
+                  train_defaults={"batch_size": 2048, "lr": 1e-3})
