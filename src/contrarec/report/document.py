@@ -55,6 +55,7 @@ th, td { border-bottom: 1px solid #e7e9ec; padding: 4px 10px; text-align: right;
 th:first-child, td:first-child { text-align: left; }
 th { background: #f2f3f5; font-weight: 600; }
 td b { color: #0b5394; }
+nav { margin: 0 0 14px; }
 nav a { margin-right: 14px; font-size: 13px; color: #0b5394; text-decoration: none; }
 details { font-size: 13px; margin: 6px 0; }
 .swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 6px; }

@@ -53,7 +53,9 @@ def metrics_table_html(runs: list[RunRecord], columns: list[str]) -> str:
             v = r.test.get(c)
             text = _fmt(v)
             cells.append(f"<b>{text}</b>" if v is not None and len(runs) > 1 and v == best[c] else text)
-        cells += [html.escape(_fmt(r.final.get(k))) for k in info]
+        wall = r.final.get("wall_s")
+        cells += [html.escape(_fmt(r.final.get(k))) for k in info[:2]]
+        cells.append(f"{wall:.1f}" if isinstance(wall, (int, float)) else "–")
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
@@ -90,8 +92,8 @@ def full_configs_html(runs: list[RunRecord]) -> str:
 def comparison_section(runs: list[RunRecord]) -> Section:
     """Final test metrics and config differences."""
     section = Section("comparison", "Runs compared",
-                      "Test metrics of each run's selected checkpoint (best value in bold), then the config keys "
-                      "whose values differ between runs.")
+                      "Test metrics of each run's selected checkpoint (the highest value of each metric in bold), "
+                      "then the config keys whose values differ between runs.")
     columns = metric_columns(runs)
     section.notes += [f"{r.name}: no final.json (run unfinished?), so no test metrics." for r in runs if not r.final]
     parts = []
