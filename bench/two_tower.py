@@ -4,6 +4,7 @@ Usage::
 
     python bench/two_tower.py yelp2018 [--epochs 30] [--only two-tower]
     python bench/two_tower.py ml-100k
+    python bench/two_tower.py yelp2018 --out runs/bench_tt --max-minutes 60 [--resume]
 
 Yelp2018 follows the LightGCN protocol (all-ranking Recall@20 / NDCG@20 on test.txt). 10% of train.txt is
 carved off for validation; both the validation-picked test number (what a user should trust) and the
@@ -32,6 +33,8 @@ YELP_RUNS = {
                   "train.batch_size=2048", "train.lr=0.001"],
     "bpr-mf": ["recipe=bpr-mf", "train.batch_size=2048", "train.lr=0.001"],
 }
+THREADS = 1  # one intra-op thread: the figures stay comparable when the machine is shared
+
 ML_RUNS = {
     "two-tower (ids)": ["recipe=two-tower", "model.use_features=false", "model.temperature=0.1",
                         "train.batch_size=512", "train.lr=0.002"],
@@ -42,15 +45,22 @@ ML_RUNS = {
 
 
 def run_one(name: str, sets: list[str], data_sets: list[str], dataset: str, split, epochs: int,
-            out: Path) -> None:
-    cfg = load_config(None, [*sets, *data_sets, f"train.epochs={epochs}", "train.progress=false",
-                             "train.patience=5", "eval.eval_test_every_epoch=true"])
+            out: Path, max_minutes: float | None = None, resume: bool = False) -> None:
+    limit = [f"train.max_minutes={max_minutes}"] if max_minutes else []
+    cfg = load_config(None, [*sets, *data_sets, *limit, f"train.epochs={epochs}", "train.progress=false",
+                             "train.patience=5", "eval.eval_test_every_epoch=true",
+                             f"train.threads={THREADS}"])
     began = time.perf_counter()
-    run = train_run(cfg, out / name.replace(" ", "_"), split=split, log=lambda m: print(f"[{name}] {m}", flush=True))
+    run = train_run(cfg, out / name.replace(" ", "_"), split=split, resume=resume,
+                    log=lambda m: print(f"[{name}] {m}", flush=True))
     wall = time.perf_counter() - began
-    secs = [r["sec"] for r in run.fit.history]
+    import json
+
+    rows = [json.loads(x) for x in (run.run_dir / "metrics.jsonl").read_text().splitlines() if x.strip()]
+    secs = [r["sec"] for r in rows]  # every epoch of the run, resumed parts included
     common = dict(dataset=dataset, recipe=cfg.recipe, params={"variant": name, **cfg.model, **cfg.train.model_dump()},
-                  epochs=run.fit.epochs_run, sec_per_epoch=round(sum(secs) / len(secs), 2), wall_s=round(wall, 1))
+                  epochs=len(rows), sec_per_epoch=round(sum(secs) / len(secs), 2),
+                  wall_s=round(wall if not resume else sum(secs), 1))
     keys = ("recall@20", "ndcg@20", "recall@20_head", "recall@20_tail", "coverage@20")
     test = run.final["test"]
     record("two_tower", selection="valid", metrics={k: test[k] for k in keys if k in test},
@@ -66,7 +76,9 @@ def main() -> None:
     parser.add_argument("dataset", choices=["yelp2018", "ml-100k"])
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--only", default=None, help="comma-separated run names")
-    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--out", type=Path, default=None, help="run directories (reuse with --resume)")
+    parser.add_argument("--max-minutes", type=float, default=None, help="wall-time cap per run (checkpointed)")
+    parser.add_argument("--resume", action="store_true", help="continue the runs found in --out")
     args = parser.parse_args()
     out = args.out or Path(tempfile.mkdtemp(prefix="bench_two_tower_"))
     if args.dataset == "yelp2018":
@@ -80,7 +92,7 @@ def main() -> None:
     for name, sets in runs.items():
         if args.only and name not in args.only.split(","):
             continue
-        run_one(name, sets, data_sets, args.dataset, split, epochs, out)
+        run_one(name, sets, data_sets, args.dataset, split, epochs, out, args.max_minutes, args.resume)
 
 
 if __name__ == "__main__":
