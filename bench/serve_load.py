@@ -164,6 +164,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--max-batch", type=int, default=64)
     parser.add_argument("-k", type=int, default=100)
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="keep the synthetic export + index here and reuse them on the next run")
     parser.add_argument("--drive", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -174,10 +176,13 @@ def main() -> None:
 
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
+        folder = args.workdir or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        index_path = folder / f"{args.index}.idx"
         began = time.perf_counter()
-        index_path = make_service_files(folder, args.items, args.users, args.dim, args.index)
-        print(f"built {args.index} over {args.items} items in {time.perf_counter() - began:.1f}s", flush=True)
+        if not (index_path.exists() and (folder / "manifest.json").exists()):
+            index_path = make_service_files(folder, args.items, args.users, args.dim, args.index)
+        print(f"{args.index} over {args.items} items ready in {time.perf_counter() - began:.1f}s", flush=True)
         port = free_port()
         code = ("from contrarec.serve.service import run_service; "
                 f"run_service({str(folder)!r}, {str(index_path)!r}, port={port}, workers={args.workers}, "

@@ -30,16 +30,16 @@ from _record import data_root, record  # noqa: E402
 from contrarec.config import load_config  # noqa: E402
 from contrarec.serve.prerank import PreRankConfig  # noqa: E402
 from contrarec.serve.prerank_run import prerank_for_run  # noqa: E402
-from contrarec.train.run import train_run  # noqa: E402
+from contrarec.train.run import load_run, train_run  # noqa: E402
 
 RECALL = {
     "ml-100k": ["recipe=two-tower", "model.use_features=true", "model.mlp_hidden=[128]", "model.temperature=0.1",
-                "train.batch_size=512", "train.lr=0.002"],
+                "train.batch_size=1024", "train.lr=0.003"],
     "yelp2018": ["recipe=two-tower", "model.use_features=false", "model.temperature=0.1", "train.batch_size=2048",
                  "train.lr=0.001"],
 }
 PRERANK = {
-    "ml-100k": dict(epochs=30, batch_size=128, hard_negatives=64, lr=2e-3, weight_decay=1e-3, dropout=0.2),
+    "ml-100k": dict(epochs=8, batch_size=128, hard_negatives=32, lr=3e-3, weight_decay=1e-3, dropout=0.2),
     "yelp2018": dict(epochs=5, batch_size=256, hard_negatives=32, lr=1e-3),
 }
 
@@ -55,19 +55,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("dataset", choices=sorted(RECALL))
     parser.add_argument("--epochs", type=int, default=None, help="recall-model epochs")
-    parser.add_argument("--candidates", type=int, nargs="+", default=[100, 300], help="N recall candidates")
+    parser.add_argument("--candidates", type=int, nargs="+", default=[200], help="N recall candidates")
     parser.add_argument("--prerank-epochs", type=int, default=None)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--recall-run", type=Path, default=None,
+                        help="reuse a recall run directory trained by this script (skips recall training)")
     args = parser.parse_args()
     import torch
 
     torch.set_num_threads(1)  # latency per request on one thread; comparable on a shared machine
     out = args.out or Path(tempfile.mkdtemp(prefix="bench_two_stage_"))
-    epochs = args.epochs or (40 if args.dataset == "ml-100k" else 20)
+    epochs = args.epochs or (15 if args.dataset == "ml-100k" else 8)
     cfg = load_config(None, [*RECALL[args.dataset], *data_sets(args.dataset), f"train.epochs={epochs}",
                              "train.progress=false", "train.patience=5", "train.threads=1"])
     began = time.perf_counter()
-    run = train_run(cfg, out / "recall", log=lambda m: print(f"[recall] {m}", flush=True))
+    if args.recall_run is not None:
+        run = load_run(args.recall_run)
+    else:
+        run = train_run(cfg, out / "recall", log=lambda m: print(f"[recall] {m}", flush=True))
     recall_wall = time.perf_counter() - began
     for n in args.candidates:
         settings = {**PRERANK[args.dataset], "candidates": n}
@@ -85,7 +90,7 @@ def main() -> None:
                    "latency_ratio_mean": ts["mean_ms"] / ro["mean_ms"], "latency_ratio_p50": ts["p50_ms"] / ro["p50_ms"]}
         record("two_stage", dataset=args.dataset, recipe="two-tower -> prerank", selection="valid",
                params={"recall": cfg.model, "prerank": pcfg.model_dump(), "users": rep["users"]},
-               metrics=metrics, epochs=run.fit.epochs_run, wall_s=round(recall_wall + rep["train_s"], 1),
+               metrics=metrics, epochs=run.fit.epochs_run if run.fit else None, wall_s=round(recall_wall + rep["train_s"], 1),
                prerank_train_s=rep["train_s"],
                note=f"1-min load average {os.getloadavg()[0]:.1f} (2 shared cores); latency per request, 1 thread")
 

@@ -142,3 +142,22 @@ def test_app_factory_reads_its_config_from_the_environment(export_dir, monkeypat
     with TestClient(app_factory()) as c:
         assert c.get("/health").json()["items"] == 90
         assert c.get("/recommend", params={"user_id": "u1", "k": 3}).status_code == 200
+
+
+@pytest.mark.parametrize("params", [{"user_id": "u3", "k": "7"}, {"user_id": "u3", "k": "1000", "filter_seen": "0"},
+                                    {"user_id": "u8", "stage": "recall"}])
+def test_fast_lane_answers_exactly_as_the_route(client, params):
+    """The fast lane and the FastAPI route give the same bytes (odd spellings force the FastAPI route)."""
+    fast = client.get("/recommend", params=params)
+    slow = client.get("/recommend", params={**params, "k": " " + params.get("k", "20")})  # pydantic strips spaces
+    assert fast.status_code == slow.status_code == 200
+    assert fast.json() == slow.json()
+    item_fast = client.get("/similar-items", params={"item_id": "i4", "k": "5"})
+    item_slow = client.get("/similar-items", params={"item_id": "i4", "k": "05"})
+    assert item_fast.json() == item_slow.json()
+
+
+def test_fast_lane_leaves_duplicates_and_unknown_parameters_to_fastapi(client):
+    r = client.get("/recommend?user_id=u1&user_id=u2&k=3")
+    assert r.status_code == 200 and r.json()["user_id"] == "u2"  # FastAPI keeps the last value
+    assert client.get("/recommend?user_id=u1&k=3&extra=1").status_code == 200  # FastAPI ignores extras

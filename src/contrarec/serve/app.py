@@ -21,24 +21,14 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from contrarec.evaluate.topk import TopK
+from contrarec.serve import handlers
 from contrarec.serve.batching import MicroBatcher
 from contrarec.serve.cold_start import BadFeature, NewUser, UnknownItem
+from contrarec.serve.fast_lane import FastLane
 from contrarec.serve.http_guard import GuardMiddleware
 from contrarec.serve.metrics import RequestMetrics
 from contrarec.serve.recommender import ServingModel, UnknownId
 from contrarec.serve.swap import ModelHolder
-
-try:
-    import orjson
-
-    def _dumps(payload: object) -> bytes:
-        return orjson.dumps(payload)
-except ImportError:  # pragma: no cover - orjson is a dependency; plain json is the fallback
-    import json
-
-    def _dumps(payload: object) -> bytes:
-        return json.dumps(payload).encode()
 
 K_MAX = 1000
 Stage = Literal["auto", "recall", "prerank"]
@@ -82,15 +72,11 @@ class ReloadRequest(BaseModel):
 
 
 def _json(payload: object, status: int = 200) -> Response:
-    return Response(_dumps(payload), status_code=status, media_type="application/json")
+    return Response(handlers.dumps(payload), status_code=status, media_type="application/json")
 
 
-def _answer(model: ServingModel, top: TopK, stage: Stage, **ids: str) -> Response:
-    """The JSON of one row of internal-id results, padding dropped, ids made raw."""
-    keep = top.ids[0] >= 0
-    stage_used = "prerank" if model.use_prerank(stage) else "recall"
-    return _json({**ids, "stage": stage_used, "version": model.version, "items": model.item_raw[top.ids[0][keep]].tolist(),
-                  "scores": top.scores[0][keep].astype(float).tolist()})
+def _bytes(body: bytes) -> Response:
+    return Response(body, media_type="application/json")
 
 
 def _validation_message(errors: list[dict]) -> str:
@@ -159,13 +145,7 @@ def create_app(holder: ModelHolder, *, max_batch: int = 64, max_body_bytes: int 
                         filter_seen: bool = Query(True, description="exclude items the user has seen"),
                         stage: Stage = "auto") -> Response:
         """Top-k items for a known user (seen items excluded by default)."""
-        model = holder.current
-        row = model.user_row(user_id)
-        query = model.exported.user_embeddings[row]  # [D]
-        seen = model.exported.seen_items(row) if filter_seen else None
-        recalled = await batcher.search(model, query, model.fetch_size(k, stage), seen)
-        top = model.finish(np.array([row]), query[None], recalled, k, stage)
-        return _answer(model, top, stage, user_id=user_id)
+        return _bytes(await handlers.recommend_known(holder, batcher, user_id, k, filter_seen, stage))
 
     @app.post("/recommend", response_model=Recommendation, responses=errors)
     async def recommend_new(body: NewUserRequest) -> Response:
@@ -176,17 +156,14 @@ def create_app(holder: ModelHolder, *, max_batch: int = 64, max_body_bytes: int 
         exclude = model.cold.history_rows(user.history)
         recalled = await batcher.search(model, query, model.fetch_size(body.k, body.stage), exclude)
         top = model.finish(np.array([-1]), query[None], recalled, body.k, body.stage, [user])
-        return _answer(model, top, body.stage)
+        return _bytes(handlers.payload(model, top, body.stage))
 
     @app.get("/similar-items", response_model=Recommendation, responses=errors)
     async def similar_items(item_id: str = Query(..., max_length=256, description="a catalogue item's raw id"),
                             k: int = Query(20, ge=1, le=K_MAX, description=f"items to return, 1..{K_MAX}")
                             ) -> Response:
         """The k items nearest an item (the item itself excluded)."""
-        model = holder.current
-        row = model.item_row(item_id)
-        top = await batcher.search(model, model.exported.item_embeddings[row], k, np.array([row]))
-        return _answer(model, top, "recall", item_id=item_id)
+        return _bytes(await handlers.similar_items(holder, batcher, item_id, k))
 
     @app.get("/health")
     async def health() -> Response:
@@ -207,6 +184,7 @@ def create_app(holder: ModelHolder, *, max_batch: int = 64, max_body_bytes: int 
         return _json({"status": "reloaded", **holder.describe()})
 
     routes = {r.path for r in app.routes if hasattr(r, "path")}
+    app.add_middleware(FastLane, holder=holder, batcher=batcher)
     app.add_middleware(GuardMiddleware, metrics=metrics, routes=routes, max_body_bytes=max_body_bytes)
     return app
 

@@ -78,11 +78,11 @@ def as_float32(x: np.ndarray, normalize: bool, name: str) -> np.ndarray:
     if x.ndim != 2:
         raise ValueError(f"{name} must be a 2-d [n, D] array, got shape {x.shape}")
     x = np.ascontiguousarray(x, dtype=np.float32)
-    if not np.isfinite(x).all():
-        raise ValueError(f"{name} contains NaN or infinite values")
+    norms = np.sqrt(np.einsum("nd,nd->n", x, x))  # [n]; NaN or inf anywhere shows up here
+    if not np.isfinite(norms).all():
+        raise ValueError(f"{name} contains NaN, infinite or overflowing values")
     if normalize:
-        x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-        x = np.ascontiguousarray(x, dtype=np.float32)
+        x = x / np.maximum(norms, 1e-12)[:, None]
     return x
 
 
@@ -98,6 +98,7 @@ class RetrievalIndex:
         self.index: faiss.Index | None = None
         self.ids: np.ndarray = np.zeros(0, dtype=np.int64)
         self._positions: dict[int, int] | None = None  # id -> row, None when ids == arange(N)
+        self._hnsw_params: dict[int, faiss.SearchParameters] = {}
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -179,7 +180,10 @@ class RetrievalIndex:
 
     def _params(self, fetch: int, nprobe: int | None, ef_search: int | None) -> faiss.SearchParameters | None:
         if self.config.kind == "hnsw":
-            return faiss.SearchParametersHNSW(efSearch=max(ef_search or self.config.ef_search, fetch))
+            ef = max(ef_search or self.config.ef_search, fetch)
+            if ef not in self._hnsw_params:  # parameter objects are read-only in search: share them
+                self._hnsw_params[ef] = faiss.SearchParametersHNSW(efSearch=ef)
+            return self._hnsw_params[ef]
         if self.config.kind == "ivfpq":
             ivf = faiss.SearchParametersIVF(nprobe=nprobe or self.config.nprobe)
             if self.config.refine_factor:
@@ -210,13 +214,16 @@ class RetrievalIndex:
         keep = rows >= 0  # [Q, fetch]
         if any(len(e) for e in excluded):
             n = int(self._built().ntotal)
-            keys = rows + np.arange(num_q, dtype=np.int64)[:, None] * n  # [Q, fetch]
-            drop = np.concatenate([e + r * n for r, e in enumerate(excluded)])
-            keep &= ~np.isin(keys, drop)
+            keys = rows + np.arange(num_q, dtype=np.int64)[:, None] * n  # [Q, fetch], row-major keys
+            drop = np.sort(np.concatenate([e + r * n for r, e in enumerate(excluded)]))
+            at = np.minimum(np.searchsorted(drop, keys), len(drop) - 1)
+            keep &= drop[at] != keys
+        if fetch >= k and keep[:, :k].all():  # common case: nothing dropped among the first k
+            ids = self.ids[rows[:, :k]] if self._positions is not None else rows[:, :k]
+            return TopK(scores=np.ascontiguousarray(scores[:, :k]), ids=np.ascontiguousarray(ids, dtype=np.int64))
         order = np.argsort(~keep, axis=1, kind="stable")[:, :k]  # kept entries first, in score order
-        rows = np.take_along_axis(rows, order, axis=1)
-        scores = np.take_along_axis(scores, order, axis=1).astype(np.float32)
-        valid = np.take_along_axis(keep, order, axis=1)
+        pick = (np.arange(num_q)[:, None], order)
+        rows, scores, valid = rows[pick], scores[pick], keep[pick]
         if fetch < k:  # fewer items than k
             pad = k - fetch
             rows = np.pad(rows, ((0, 0), (0, pad)), constant_values=-1)
