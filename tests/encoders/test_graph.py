@@ -79,3 +79,12 @@ def test_bad_inputs():
         g.user_item.matmul(torch.zeros(3, 2))
     with pytest.raises(ValueError, match="edge_mask"):
         g.subgraph(torch.ones(3, dtype=torch.bool))
+
+
+def test_transpose_of_a_row_block():
+    rng = np.random.default_rng(4)
+    g = normalize_adjacency(sp.csr_matrix((rng.random((9, 7)) < 0.4).astype(float)), dtype=torch.float64)
+    sub = g.user_item.select_rows(torch.tensor([8, 2, 5]))
+    t = sub.transpose()
+    torch.testing.assert_close(t.to_dense(), sub.to_dense().T)
+    torch.testing.assert_close(g.user_item.transpose().to_dense(), g.item_user.to_dense())

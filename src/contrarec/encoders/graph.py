@@ -81,6 +81,18 @@ class CsrBlock:
         take += torch.arange(total)
         return CsrBlock(indptr, self.indices[take], self.values[take], self.num_cols)
 
+    def transpose(self) -> "CsrBlock":
+        """The ``[cols, rows]`` transpose, built with one stable sort of the column ids (vectorised).
+
+        Used for small row-restricted blocks, whose transposed product would otherwise be a scatter;
+        the full graph stores both directions instead.
+        """
+        rows = torch.repeat_interleave(torch.arange(self.num_rows), self.indptr.diff(), output_size=self.nnz)
+        order = torch.argsort(self.indices, stable=True)
+        indptr = torch.zeros(self.num_cols + 1, dtype=torch.int64)
+        torch.cumsum(torch.bincount(self.indices, minlength=self.num_cols), 0, out=indptr[1:])
+        return CsrBlock(indptr, rows[order], self.values[order], self.num_rows)
+
     def to_dense(self) -> torch.Tensor:
         """``[rows, cols]`` dense copy (tests and tiny graphs only)."""
         rows = torch.repeat_interleave(torch.arange(self.num_rows), self.indptr.diff())

@@ -90,19 +90,13 @@ def _rows(x: torch.Tensor, rows: torch.Tensor | None) -> torch.Tensor:
     return x if rows is None else x.index_select(0, rows)
 
 
-def _transpose_matmul(block: CsrBlock, h: torch.Tensor) -> torch.Tensor:
-    """``[cols, D] = blockᵀ @ h [rows, D]`` by scattering each entry (for small row-restricted blocks)."""
-    rows = torch.repeat_interleave(torch.arange(block.num_rows), block.indptr.diff(), output_size=block.nnz)
-    contrib = h.index_select(0, rows).mul_(block.values.to(h.dtype).unsqueeze(1))  # [nnz, D]
-    return h.new_zeros(block.num_cols, h.shape[1]).index_add_(0, block.indices, contrib)
-
-
 class _SubBlocks:
-    """Row-restricted blocks of each graph, built once per call."""
+    """Row-restricted blocks of each graph (and their transposes, for the backward), built once per call."""
 
     def __init__(self, plan: _Plan) -> None:
         self.plan = plan
         self.cache: dict[int, tuple[CsrBlock, CsrBlock]] = {}
+        self.transposed: dict[int, tuple[CsrBlock, CsrBlock]] = {}
 
     def get(self, graph: BipartiteGraph) -> tuple[CsrBlock, CsrBlock]:
         key = id(graph)
@@ -112,6 +106,16 @@ class _SubBlocks:
             iu = graph.item_user if p.items is None else graph.item_user.select_rows(p.items)
             self.cache[key] = (ui, iu)
         return self.cache[key]
+
+    def get_transposed(self, graph: BipartiteGraph) -> tuple[CsrBlock, CsrBlock]:
+        """``(R̃[users, :]ᵀ [N, u], R̃ᵀ[items, :]ᵀ [U, i])``; the full blocks' transposes are stored already."""
+        key = id(graph)
+        if key not in self.transposed:
+            ui, iu = self.get(graph)
+            p = self.plan
+            self.transposed[key] = (graph.item_user if p.users is None else ui.transpose(),
+                                    graph.user_item if p.items is None else iu.transpose())
+        return self.transposed[key]
 
 
 def _forward_view(view: PropagationView, user0: torch.Tensor, item0: torch.Tensor, plan: _Plan,
@@ -137,9 +141,11 @@ def _forward_view(view: PropagationView, user0: torch.Tensor, item0: torch.Tenso
             nu, ni = first_products[key]
         else:
             nu, ni = graph.user_item.matmul(ei), graph.item_user.matmul(eu)
-        if view.noise_eps > 0:
-            nu = nu + sign_uniform_noise(nu, view.noise_eps, plan.generator)
-            ni = ni + sign_uniform_noise(ni, view.noise_eps, plan.generator)
+        if view.noise_eps > 0:  # in place, except on the first product that views share
+            shared = k == 1 and k != k_last
+            du = sign_uniform_noise(nu, view.noise_eps, plan.generator)
+            di = sign_uniform_noise(ni, view.noise_eps, plan.generator)
+            nu, ni = (nu + du, ni + di) if shared else (nu.add_(du), ni.add_(di))
         ru = nu if k == k_last else _rows(nu, users)
         ri = ni if k == k_last else _rows(ni, items)
         acc_u = ru.clone() if acc_u is None else acc_u.add_(ru)
@@ -186,16 +192,9 @@ def _backward_group(views: list[tuple[PropagationView, list]], plan: _Plan, subs
         if k == 0:
             break
         graph = first.graph_at(k)
-        if restricted:
-            sub_ui, sub_iu = subs.get(graph)
-            up_i = None if h_u is None else _transpose_matmul(sub_ui, h_u) if users is not None \
-                else graph.item_user.matmul(h_u)
-            up_u = None if h_i is None else _transpose_matmul(sub_iu, h_i) if items is not None \
-                else graph.user_item.matmul(h_i)
-        else:
-            up_i = None if h_u is None else graph.item_user.matmul(h_u)  # R̃ᵀ h_u: [N, D]
-            up_u = None if h_i is None else graph.user_item.matmul(h_i)  # R̃ h_i: [U, D]
-        h_u, h_i = up_u, up_i
+        # R̃ᵀ h_u: [N, D] and R̃ h_i: [U, D] (at layer K only the requested rows of h are non-zero)
+        back_i, back_u = subs.get_transposed(graph) if restricted else (graph.item_user, graph.user_item)
+        h_u, h_i = (None if h_i is None else back_u.matmul(h_i)), (None if h_u is None else back_i.matmul(h_u))
     h_u = torch.zeros(shape_u) if h_u is None else h_u
     h_i = torch.zeros(shape_i) if h_i is None else h_i
     if first.input_masks is not None:

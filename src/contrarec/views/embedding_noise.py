@@ -11,14 +11,6 @@ from __future__ import annotations
 import torch
 
 
-def uniform_directions(shape: tuple[int, int], generator: torch.Generator | None = None,
-                       dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """``[R, D]`` rows of uniform [0, 1) noise scaled to unit L2 norm (``F.normalize(torch.rand(...))``)."""
-    noise = torch.rand(shape, generator=generator, dtype=dtype)
-    norm = torch.linalg.vector_norm(noise, dim=-1, keepdim=True).clamp_min_(1e-12)
-    return noise.div_(norm)
-
-
 def sign_uniform_noise(emb: torch.Tensor, noise_eps: float,
                        generator: torch.Generator | None = None) -> torch.Tensor:
     """SimGCL's noise Δ for embeddings ``emb``: ``Δ = ε · sign(e) ⊙ r / ||r||₂`` with r ~ U(0, 1)^D per row.
@@ -48,5 +40,6 @@ def sign_uniform_noise(emb: torch.Tensor, noise_eps: float,
     if emb.ndim != 2:
         raise ValueError(f"emb must be [R, D], got shape {tuple(emb.shape)}")
     with torch.no_grad():
-        delta = uniform_directions(tuple(emb.shape), generator, emb.dtype)
-        return delta.mul_(torch.sign(emb)).mul_(noise_eps)
+        noise = torch.rand(tuple(emb.shape), generator=generator, dtype=emb.dtype)  # [R, D]
+        scale = torch.linalg.vector_norm(noise, dim=-1, keepdim=True).clamp_min_(1e-12).reciprocal_()
+        return noise.mul_(scale.mul_(noise_eps)).mul_(torch.sign(emb))
