@@ -206,7 +206,8 @@ def main() -> None:
               "max_batch": args.max_batch, "load_before": [round(x, 2) for x in load_before],
               "load_after": [round(x, 2) for x in load_after]}
     metrics = {m: result[m] for m in ("rps", "p50_ms", "p95_ms", "p99_ms", "errors")}
-    record("serve_load", dataset="synthetic-100k", recipe=f"serve-{args.index}", params=params, metrics=metrics,
+    record("serve_load", dataset=f"synthetic-{args.items // 1000}k", recipe=f"serve-{args.index}", params=params,
+           metrics=metrics,
            wall_s=round(result["wall_s"], 2), requests=result["requests"], max_ms=result["max_ms"],
            error_samples=result["error_samples"],
            server_cpu_ms_per_request=round(1e3 * server_cpu / max(1, result["requests"] + result["warm_requests"]), 3),
