@@ -170,7 +170,8 @@ def _inject(h: torch.Tensor | None, grad: torch.Tensor, rows: torch.Tensor | Non
 
 
 def _backward_group(views: list[tuple[PropagationView, list]], plan: _Plan, subs: _SubBlocks,
-                    shape_u: tuple[int, int], shape_i: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+                    shape_u: tuple[int, int], shape_i: tuple[int, int],
+                    dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
     """Horner pass ``h_{k-1} = g_{k-1} + Ã_kᵀ h_k`` for views sharing one linear operator."""
     k_last, users, items = plan.num_layers, plan.users, plan.items
     first = views[0][0]
@@ -195,8 +196,8 @@ def _backward_group(views: list[tuple[PropagationView, list]], plan: _Plan, subs
         # R̃ᵀ h_u: [N, D] and R̃ h_i: [U, D] (at layer K only the requested rows of h are non-zero)
         back_i, back_u = subs.get_transposed(graph) if restricted else (graph.item_user, graph.user_item)
         h_u, h_i = (None if h_i is None else back_u.matmul(h_i)), (None if h_u is None else back_i.matmul(h_u))
-    h_u = torch.zeros(shape_u) if h_u is None else h_u
-    h_i = torch.zeros(shape_i) if h_i is None else h_i
+    h_u = torch.zeros(shape_u, dtype=dtype) if h_u is None else h_u
+    h_i = torch.zeros(shape_i, dtype=dtype) if h_i is None else h_i
     if first.input_masks is not None:
         h_u, h_i = h_u * first.input_masks[0], h_i * first.input_masks[1]
     return h_u, h_i
@@ -208,6 +209,7 @@ class _Propagate(torch.autograd.Function):
         ctx.set_materialize_grads(False)  # outputs a loss does not read get None, not zeros
         subs, first_products = _SubBlocks(plan), {}
         outs: list[torch.Tensor] = []
+        user0, item0 = user0.detach(), item0.detach()  # lets embedding_bag take its forward-only kernel
         for view in plan.views:
             outs += _forward_view(view, user0, item0, plan, subs, first_products)
         ctx.plan, ctx.subs = plan, subs
@@ -225,12 +227,11 @@ class _Propagate(torch.autograd.Function):
             n = 4 if view.tap_layer is not None else 2
             groups.setdefault(view.operator_key(plan.num_layers), []).append((view, list(grads[pos:pos + n])))
             pos += n
-        grad_u = torch.zeros(shape_u, dtype=ctx.dtype)
-        grad_i = torch.zeros(shape_i, dtype=ctx.dtype)
+        grad_u = grad_i = None
         for members in groups.values():
-            gu, gi = _backward_group(members, plan, ctx.subs, shape_u, shape_i)
-            grad_u += gu
-            grad_i += gi
+            gu, gi = _backward_group(members, plan, ctx.subs, shape_u, shape_i, ctx.dtype)
+            grad_u = gu if grad_u is None else grad_u.add_(gu)
+            grad_i = gi if grad_i is None else grad_i.add_(gi)
         return grad_u, grad_i, None
 
 
