@@ -4,26 +4,24 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from contrarec.objectives.alignment_uniformity import DirectAULoss, alignment, uniformity
-
-
-def test_alignment_hand_worked():
-    x = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
-    y = torch.tensor([[0.0, 1.0], [0.0, 1.0]])
-    # squared distances 2 and 0 -> mean 1
-    assert float(alignment(x, y)) == pytest.approx(1.0)
-    assert float(alignment(x, x)) == 0.0
-
-
-def test_uniformity_hand_worked_antipodal_pair():
-    x = torch.tensor([[1.0, 0.0], [-1.0, 0.0]])
-    # one pair at squared distance 4 -> log e^{-8} = -8
-    assert float(uniformity(x)) == pytest.approx(-8.0)
+from contrarec.objectives.alignment_uniformity import DirectAULoss
 
 
 def slow_uniformity(x, t=2.0):
     vals = [math.exp(-t * float(((x[i] - x[j]) ** 2).sum())) for i in range(len(x)) for j in range(i + 1, len(x))]
     return math.log(sum(vals) / len(vals))
+
+
+def test_hand_worked_pair():
+    # users at +x and -x, items equal to their users: align 0, each uniformity = log e^{-2*4} = -8
+    u = torch.tensor([[2.0, 0.0], [-1.0, 0.0]])
+    terms = DirectAULoss(gamma=0.5)(u, u)
+    assert float(terms["align"]) == pytest.approx(0.0)
+    assert float(terms["uniform"]) == pytest.approx(-8.0)
+    assert float(terms["total"]) == pytest.approx(-4.0)
+    # orthogonal user/item: squared distance 2 on the sphere
+    one = DirectAULoss(gamma=0.0)(torch.tensor([[1.0, 0.0], [1.0, 0.0]]), torch.tensor([[0.0, 5.0], [0.0, 1.0]]))
+    assert float(one["align"]) == pytest.approx(2.0)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -41,12 +39,10 @@ def test_matches_slow_loop(seed):
 
 
 def test_collapse_is_penalised_and_gradients_flow():
-    same = torch.ones(5, 3)
-    assert float(uniformity(F.normalize(same, dim=-1))) == pytest.approx(0.0, abs=1e-6)  # worst value
+    collapsed = DirectAULoss(gamma=1.0)(torch.ones(5, 3), torch.ones(5, 3))
+    assert float(collapsed["uniform"]) == pytest.approx(0.0, abs=1e-6)  # the worst uniformity
     u = torch.randn(5, 3, requires_grad=True)
     DirectAULoss(gamma=1.0)(u, torch.randn(5, 3))["total"].backward()
     assert u.grad.abs().sum() > 0
     with pytest.raises(ValueError):
         DirectAULoss(gamma=-1)
-    with pytest.raises(ValueError):
-        uniformity(torch.randn(1, 3))
