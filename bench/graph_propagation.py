@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -34,11 +35,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _record import data_root, record  # noqa: E402
 
 from contrarec.data.lightgcn import read_lightgcn_split  # noqa: E402
-from contrarec.encoders.graph import BipartiteGraph, normalize_adjacency  # noqa: E402
+from contrarec.encoders.graph import BipartiteGraph, normalize_adjacency, normalize_edges  # noqa: E402
 from contrarec.encoders.propagation import PropagationView, propagate  # noqa: E402
 from contrarec.views.graph_views import edge_dropout  # noqa: E402
 
 LAYERS, DIM, BATCH = 3, 64, 2048
+warnings.filterwarnings("ignore", message=".*[Ss]parse.*")
 
 
 def sparse_tensor(m: sp.csr_matrix, layout: str, index_dtype=torch.int64) -> torch.Tensor:
@@ -140,6 +142,43 @@ def _compile_c():
         return None
 
 
+def blocks_autograd(r_tilde: sp.csr_matrix, num_users: int) -> Callable:
+    """Bipartite blocks with ``torch.sparse.mm`` on CSR, letting autograd transpose them in the backward."""
+    t_ui, t_iu = sparse_tensor(r_tilde, "csr"), sparse_tensor(r_tilde.T, "csr")
+
+    def run(e0: torch.Tensor) -> torch.Tensor:
+        eu, ei = e0[:num_users], e0[num_users:]
+        acc_u, acc_i = eu, ei
+        for _ in range(LAYERS):
+            eu, ei = torch.sparse.mm(t_ui, ei), torch.sparse.mm(t_iu, eu)
+            acc_u, acc_i = acc_u + eu, acc_i + ei
+        return torch.cat([acc_u, acc_i]) / (LAYERS + 1)
+    return run
+
+
+def reordered(graph: BipartiteGraph) -> Callable:
+    """The fused kernel on a graph whose users and items are renumbered by reverse Cuthill–McKee."""
+    from scipy.sparse.csgraph import reverse_cuthill_mckee
+
+    u, n = graph.num_users, graph.num_items
+    edges_u, edges_i = graph.edge_users.numpy(), graph.edge_items.numpy()
+    square = sp.coo_matrix((np.ones(2 * len(edges_u)), (np.r_[edges_u, edges_i + u], np.r_[edges_i + u, edges_u])),
+                           shape=(u + n, u + n)).tocsr()
+    perm = reverse_cuthill_mckee(square, symmetric_mode=True)
+    new_u = np.empty(u, np.int64)
+    new_u[perm[perm < u]] = np.arange(u)
+    new_i = np.empty(n, np.int64)
+    new_i[perm[perm >= u] - u] = np.arange(n)
+    permuted = normalize_edges(new_u[edges_u], new_i[edges_i], u, n)
+    order = torch.from_numpy(np.r_[perm[perm < u], perm[perm >= u]])  # new row r holds old row order[r]
+    inverse = torch.argsort(order)
+
+    def run(e0: torch.Tensor) -> torch.Tensor:
+        out = fused(permuted)(e0[order])
+        return out[inverse]
+    return run
+
+
 def fused(graph: BipartiteGraph) -> Callable:
     """contrarec: one autograd.Function for all layers, Horner backward over the stored blocks."""
     def run(e0: torch.Tensor) -> torch.Tensor:
@@ -204,11 +243,36 @@ def batch_patterns(graph: BipartiteGraph, train_users: np.ndarray, train_items: 
     return cases
 
 
+def train_steps(split, names: list[str]) -> dict[str, Callable]:
+    """One full training step of each recipe at its defaults: sampling, loss, backward, AdamW."""
+    from contrarec.recipes.catalog import get_recipe
+
+    cases = {}
+    for name in names:
+        recipe = get_recipe(name)
+        cfg = recipe.parse_config({})
+        model = recipe.build_model(cfg, split.train)
+        batches = recipe.make_batches(cfg, split.train, recipe.train_defaults["batch_size"], 0)
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.0)
+        model.on_epoch_start(0, torch.Generator().manual_seed(0))
+        stream = (batch for epoch in range(10 ** 6) for batch in batches.epoch(epoch))
+
+        def step(model=model, opt=opt, stream=stream):
+            terms = model.compute_loss(next(stream))
+            opt.zero_grad(set_to_none=True)
+            terms["total"].backward()
+            opt.step()
+        cases[name] = step
+    return cases
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="yelp2018")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--skip-slow", action="store_true", help="skip COO and scipy candidates")
+    parser.add_argument("--recipes", default="lightgcn,xsimgcl,simgcl,sgl-ed",
+                        help="recipes whose full training step is timed")
     args = parser.parse_args()
     split = read_lightgcn_split(data_root() / args.dataset)
     train = split.train.to_csr()
@@ -219,6 +283,7 @@ def main() -> None:
     num_users = graph.num_users
     candidates: dict[str, Callable] = {"torch.sparse.mm COO, autograd": autograd_full(sparse_tensor(square, "coo")),
                                        "torch.sparse.mm CSR, autograd": autograd_full(sparse_tensor(square, "csr"))}
+    candidates["torch.sparse.mm CSR blocks, autograd"] = blocks_autograd(r_tilde, num_users)
     t_int32 = (sparse_tensor(r_tilde, "csr", torch.int32), sparse_tensor(r_tilde.T, "csr", torch.int32))
     candidates["torch CSR int32 blocks, transpose-reuse backward"] = blocks_per_layer(
         lambda x: t_int32[0] @ x, lambda x: t_int32[1] @ x, num_users)
@@ -230,6 +295,7 @@ def main() -> None:
     candidates["embedding_bag blocks, transpose-reuse backward"] = blocks_per_layer(
         graph.user_item.matmul, graph.item_user.matmul, num_users)
     candidates["contrarec fused (embedding_bag, Horner backward)"] = fused(graph)
+    candidates["contrarec fused, RCM-reordered ids"] = reordered(graph)
     if args.skip_slow:
         candidates = {k: v for k, v in candidates.items() if "COO" not in k and "scipy" not in k}
 
@@ -256,6 +322,14 @@ def main() -> None:
         record("graph_propagation", dataset=args.dataset, recipe=name, selection="n/a",
                params={**params, "what": "one training batch's propagations, forward + backward", "batch": BATCH},
                metrics={"s_per_batch_min": min(ts), "s_per_batch_median": statistics.median(ts)})
+
+    step_times = interleaved(train_steps(split, args.recipes.split(",")), args.rounds)
+    batches_per_epoch = -(-len(split.train) // BATCH)
+    for name, ts in step_times.items():
+        record("graph_propagation", dataset=args.dataset, recipe=name, selection="n/a",
+               params={**params, "what": "one full training step at the recipe defaults", "batch": BATCH},
+               metrics={"s_per_batch_min": min(ts), "s_per_batch_median": statistics.median(ts),
+                        "s_per_epoch_from_median": statistics.median(ts) * batches_per_epoch})
 
 
 if __name__ == "__main__":
