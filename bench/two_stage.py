@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _record import data_root, record  # noqa: E402
 
 from contrarec.config import load_config  # noqa: E402
-from contrarec.serve.prerank import PreRankConfig  # noqa: E402
+from contrarec.serve.prerank import PreRankConfig, load_prerank  # noqa: E402
 from contrarec.serve.prerank_run import prerank_for_run  # noqa: E402
 from contrarec.train.run import load_run, train_run  # noqa: E402
 
@@ -40,7 +40,7 @@ RECALL = {
 }
 PRERANK = {
     "ml-100k": dict(epochs=8, batch_size=128, hard_negatives=32, lr=3e-3, weight_decay=1e-3, dropout=0.2),
-    "yelp2018": dict(epochs=5, batch_size=256, hard_negatives=32, lr=1e-3),
+    "yelp2018": dict(epochs=2, batch_size=128, hard_negatives=32, lr=2e-3, max_pairs=40_000),
 }
 
 
@@ -51,6 +51,26 @@ def data_sets(dataset: str) -> list[str]:
             "data.valid_ratio=0.111", "data.seed=2026"]
 
 
+def measure_saved(run, folder: Path, candidates: int | None = None) -> dict:
+    """Compare recall-only with a saved pre-ranker (its training time read from its report)."""
+    import json
+
+    import torch
+
+    from contrarec.serve.index import IndexConfig, RetrievalIndex
+    from contrarec.serve.prerank_serve import CachedPreRanker
+    from contrarec.serve.two_stage import compare_two_stage
+
+    with torch.no_grad():
+        user_emb, item_emb = run.model.user_embeddings().numpy(), run.model.item_embeddings().numpy()
+    index = RetrievalIndex(IndexConfig(kind="flat", metric="cosine")).build(item_emb)
+    prerank = CachedPreRanker(load_prerank(folder), item_emb, user_emb)
+    rep = compare_two_stage(user_emb, index, prerank, run.known_csr, run.split.test.to_csr(), k=20,
+                            candidates=candidates)
+    rep["train_s"] = json.loads((folder / "report.json").read_text())["train_s"]
+    return rep
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("dataset", choices=sorted(RECALL))
@@ -58,6 +78,10 @@ def main() -> None:
     parser.add_argument("--candidates", type=int, nargs="+", default=[200], help="N recall candidates")
     parser.add_argument("--prerank-epochs", type=int, default=None)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--serve-candidates", type=int, nargs="*", default=[],
+                        help="also measure each pre-ranker rescoring only this many candidates")
+    parser.add_argument("--reuse-prerank", action="store_true",
+                        help="measure the pre-rankers already in OUT/prerank_N instead of training them")
     parser.add_argument("--recall-run", type=Path, default=None,
                         help="reuse a recall run directory trained by this script (skips recall training)")
     args = parser.parse_args()
@@ -79,20 +103,34 @@ def main() -> None:
         if args.prerank_epochs:
             settings["epochs"] = args.prerank_epochs
         pcfg = PreRankConfig(**settings)
-        rep = prerank_for_run(run, pcfg, out / f"prerank_{n}", log=lambda m: print(f"[prerank N={n}] {m}", flush=True))
-        ro, ts = rep["recall_only"], rep["two_stage"]
-        metrics = {"recall_only_recall@20": ro["recall"], "recall_only_ndcg@20": ro["ndcg"],
-                   "two_stage_recall@20": ts["recall"], "two_stage_ndcg@20": ts["ndcg"],
-                   "ndcg_gain_rel": ts["ndcg"] / ro["ndcg"] - 1 if ro["ndcg"] else 0.0,
-                   f"candidate_recall@{n}": rep["candidate_recall"],
-                   "recall_only_p50_ms": ro["p50_ms"], "two_stage_p50_ms": ts["p50_ms"],
-                   "recall_only_mean_ms": ro["mean_ms"], "two_stage_mean_ms": ts["mean_ms"],
-                   "latency_ratio_mean": ts["mean_ms"] / ro["mean_ms"], "latency_ratio_p50": ts["p50_ms"] / ro["p50_ms"]}
-        record("two_stage", dataset=args.dataset, recipe="two-tower -> prerank", selection="valid",
-               params={"recall": cfg.model, "prerank": pcfg.model_dump(), "users": rep["users"]},
-               metrics=metrics, epochs=run.fit.epochs_run if run.fit else None, wall_s=round(recall_wall + rep["train_s"], 1),
-               prerank_train_s=rep["train_s"],
-               note=f"1-min load average {os.getloadavg()[0]:.1f} (2 shared cores); latency per request, 1 thread")
+        folder = out / f"prerank_{n}"
+        if args.reuse_prerank:
+            rep = measure_saved(run, folder)
+            pcfg = load_prerank(folder).config
+        else:
+            rep = prerank_for_run(run, pcfg, folder, log=lambda m: print(f"[prerank N={n}] {m}", flush=True))
+        record_one(args, cfg, run, pcfg, rep, recall_wall, n)
+        for served in args.serve_candidates:
+            record_one(args, cfg, run, pcfg, measure_saved(run, folder, served), recall_wall, served)
+
+
+def record_one(args, cfg, run, pcfg, rep: dict, recall_wall: float, served: int) -> None:
+    """Append one comparison to bench/results/two_stage.jsonl."""
+    ro, ts = rep["recall_only"], rep["two_stage"]
+    metrics = {"recall_only_recall@20": ro["recall"], "recall_only_ndcg@20": ro["ndcg"],
+               "two_stage_recall@20": ts["recall"], "two_stage_ndcg@20": ts["ndcg"],
+               "ndcg_gain_rel": ts["ndcg"] / ro["ndcg"] - 1 if ro["ndcg"] else 0.0,
+               f"candidate_recall@{served}": rep["candidate_recall"],
+               "recall_only_p50_ms": ro["p50_ms"], "two_stage_p50_ms": ts["p50_ms"],
+               "recall_only_mean_ms": ro["mean_ms"], "two_stage_mean_ms": ts["mean_ms"],
+               "latency_ratio_mean": ts["mean_ms"] / ro["mean_ms"], "latency_ratio_p50": ts["p50_ms"] / ro["p50_ms"]}
+    record("two_stage", dataset=args.dataset, recipe="two-tower -> prerank", selection="valid",
+           params={"recall": cfg.model, "prerank": pcfg.model_dump(), "users": rep["users"],
+                   "served_candidates": rep["candidates"]},
+           metrics=metrics, epochs=run.fit.epochs_run if run.fit else None,
+           wall_s=round(recall_wall + rep["train_s"], 1),
+           prerank_train_s=rep["train_s"],
+           note=f"1-min load average {os.getloadavg()[0]:.1f} (2 shared cores); latency per request, 1 thread")
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ class PreRankConfig(Strict):
     in_batch: bool = Field(True, description="the other rows' positives are negatives too")
     log_q: bool = Field(True, description="logQ correction of the sampled negatives (Yi et al. 2019)")
     epochs: int = Field(10, ge=1)
+    max_pairs: int | None = Field(None, ge=1, description="train on a seeded random subset of this many pairs")
     batch_size: int = Field(256, ge=2)
     lr: float = Field(1e-3, gt=0)
     weight_decay: float = Field(1e-4, ge=0)

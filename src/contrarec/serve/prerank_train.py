@@ -87,6 +87,8 @@ def train_prerank(user_emb: np.ndarray, item_emb: np.ndarray, positives: Interac
     """
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
+    if config.max_pairs is not None and len(positives) > config.max_pairs:
+        positives = positives.subset(np.sort(rng.choice(len(positives), config.max_pairs, replace=False)))
     index = index or RetrievalIndex(IndexConfig(kind="flat", metric="ip")).build(item_emb)
     users_with = np.unique(positives.users)
     cand = np.full((positives.num_users, config.candidates), -1, dtype=np.int64)

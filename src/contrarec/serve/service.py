@@ -11,11 +11,12 @@ ENV = "CONTRAREC_SERVE_CONFIG"
 def app_factory():
     """The app for one uvicorn worker, configured by the JSON in ``$CONTRAREC_SERVE_CONFIG``.
 
-    Each worker pins faiss and torch to ``threads`` threads (1 by default): with several workers on few
+    Each worker pins faiss, torch and NumPy's BLAS to ``threads`` threads (1 by default): with several workers on few
     cores, one thread each avoids oversubscription; micro-batching supplies the parallelism.
     """
     import faiss
     import torch
+    from threadpoolctl import threadpool_limits
 
     from contrarec.serve.app import app_from_paths
 
@@ -23,6 +24,7 @@ def app_factory():
     threads = int(cfg.get("threads", 1))
     faiss.omp_set_num_threads(threads)
     torch.set_num_threads(threads)
+    threadpool_limits(limits=threads, user_api="blas")  # NumPy's BLAS (the pre-ranker's small matmuls)
     return app_from_paths(cfg["export"], cfg.get("index"), cfg.get("prerank"), max_batch=cfg.get("max_batch", 64),
                           max_body_bytes=cfg.get("max_body_bytes", 64 * 1024), watch_seconds=cfg.get("watch", 0.0))
 
