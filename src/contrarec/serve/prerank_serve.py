@@ -5,8 +5,8 @@ the first layer of :class:`~contrarec.serve.prerank.PreRankModel` is
 
     h = I A_u + C_I B_u + ⟨u, i⟩ w_d + (W_u [u; φ_u] + b) + W_i [φ_i; log pop]        ([C, D] @ [D, H] ...)
 
-so a request costs two small matmuls over its C candidates plus the head; the item terms and the known
-users' terms are computed once at load time.
+and the dot term folds in as ``I (u w_dᵀ)``: a request costs one gather of its C candidates' cached rows,
+one ``[C, D + c] @ [D + c, H]`` matmul and the head; item terms and known users' terms are computed once.
 """
 
 from __future__ import annotations
@@ -33,19 +33,22 @@ class CachedPreRanker:
 
     def __init__(self, model: PreRankModel, item_emb: np.ndarray, user_emb: np.ndarray | None = None) -> None:
         self.model = model.eval()
-        self.item_vec = np.ascontiguousarray(item_emb, dtype=np.float32)  # [N, D]
+        item_vec = np.ascontiguousarray(item_emb, dtype=np.float32)  # [N, D]
         with torch.no_grad():
-            hidden, cross = model.item_part(torch.arange(len(item_emb)), torch.from_numpy(self.item_vec))
-            self.item_hidden = _np(hidden + model.first_hadamard.bias)  # [N, H], the layer bias folded in
-            self.item_cross = _np(cross)  # [N, c]
+            hidden, cross = model.item_part(torch.arange(len(item_emb)), torch.from_numpy(item_vec))
+            # one row per item: [embedding (D) | cross side (c) | first-layer item term + bias (H)]
+            self.item_table = np.ascontiguousarray(
+                np.concatenate([item_vec, _np(cross), _np(hidden + model.first_hadamard.bias)], axis=1))
             self.user_cache = None
             if user_emb is not None:
                 u = torch.from_numpy(np.ascontiguousarray(user_emb, dtype=np.float32))
                 self.user_cache = tuple(_np(t) for t in model.user_part(torch.arange(len(u)), u))
         head = model.head
+        self.dim, self.cross_dim = item_vec.shape[1], cross.shape[1]
+        # ⟨u,i⟩ w_d = i (u w_dᵀ): the dot term joins the Hadamard term in one [D, H] matrix per request
         self.w_had = _np(model.first_hadamard.weight.T)  # [D, H]
-        self.w_cross = _np(model.first_cross.weight.T)  # [c, H]
         self.w_dot = _np(model.first_dot)  # [H]
+        self.w_cross = _np(model.first_cross.weight.T)  # [c, H]
         self.w2, self.b2 = _np(head[2].weight.T), _np(head[2].bias)  # [H, H2], [H2]
         self.w3, self.b3 = _np(head[4].weight.reshape(-1)), float(head[4].bias.detach())  # [H2], scalar
         self.dot_weight = float(model.dot_weight.detach())
@@ -71,16 +74,14 @@ class CachedPreRanker:
         user_vec = np.ascontiguousarray(user_vec, dtype=np.float32)
         user_hidden, user_cross = self._user_terms(user_rows, user_vec, overrides)  # [B, H], [B, c]
         out = np.empty(candidates.shape, dtype=np.float32)
+        d, dc = self.dim, self.dim + self.cross_dim
         for b in range(len(candidates)):
-            cols = np.maximum(candidates[b], 0)
-            items = self.item_vec[cols]  # [C, D]
+            rows = self.item_table[np.maximum(candidates[b], 0)]  # [C, D + c + H]
             u = user_vec[b]
-            dot = items @ u  # [C, D] @ [D] -> [C]
-            hidden = (items @ (u[:, None] * self.w_had)  # [C, D] @ [D, H] -> [C, H]
-                      + self.item_cross[cols] @ (user_cross[b][:, None] * self.w_cross)  # [C, c] @ [c, H]
-                      + dot[:, None] * self.w_dot + user_hidden[b] + self.item_hidden[cols])
+            first = np.concatenate([u[:, None] * (self.w_had + self.w_dot), user_cross[b][:, None] * self.w_cross])
+            hidden = rows[:, :dc] @ first + rows[:, dc:] + user_hidden[b]  # [C, D + c] @ [D + c, H] -> [C, H]
             second = np.maximum(np.maximum(hidden, 0) @ self.w2 + self.b2, 0)  # [C, H] @ [H, H2] -> [C, H2]
-            out[b] = self.dot_weight * dot + second @ self.w3 + self.b3
+            out[b] = self.dot_weight * (rows[:, :d] @ u) + second @ self.w3 + self.b3
         return np.where(candidates >= 0, out, -np.inf)
 
     def rerank(self, user_rows: np.ndarray, user_vec: np.ndarray, candidates: np.ndarray, k: int,
