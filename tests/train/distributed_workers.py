@@ -24,6 +24,8 @@ CASES = {
                                                   "num_hard_negatives": 9}, 1),
     "moco-global": ("moco", {"queue_size": 64, "momentum": 0.5}, 2),
     "global-sparse": ("two-tower", {"sparse_embeddings": True}, 2),  # sparse gradients through DDP (gloo)
+    # runs only: prototypes get no gradient in step 1 (DDP must allow unused parameters); Sinkhorn is per worker
+    "swav-freeze": ("swav", {"freeze_prototypes_steps": 1, "num_prototypes": 6}, 2),
     "moco-local": ("moco", {"queue_size": 64, "momentum": 0.5, "negatives": "local"}, 2),
 }
 

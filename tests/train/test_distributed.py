@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -65,3 +67,8 @@ def test_shards_partition_each_global_batch():
             np.testing.assert_array_equal(joined, global_batch.users.numpy()[:len(joined)])
     # 37 = 3 full global batches of 12 + 1 row: that row cannot be split over 3 workers and is dropped
     assert len(shards[0]) == 3
+
+
+def test_a_step_may_leave_parameters_without_gradient(two_workers):
+    """SwAV's frozen prototypes: DDP is built to allow unused parameters."""
+    assert math.isfinite(two_workers["swav-freeze"]["loss"])

@@ -72,8 +72,12 @@ class DistributedContext:
         """True when a process group of more than one worker is running."""
         return self.backend is not None and self.world_size > 1
 
-    def wrap(self, model: RecallModel, find_unused_parameters: bool = False) -> nn.Module:
-        """A module whose ``forward(batch)`` returns ``model.compute_loss(batch)``, in DDP when distributed."""
+    def wrap(self, model: RecallModel, find_unused_parameters: bool = True) -> nn.Module:
+        """A module whose ``forward(batch)`` returns ``model.compute_loss(batch)``, in DDP when distributed.
+
+        ``find_unused_parameters`` (on by default) lets a step leave some parameters without gradient,
+        as SwAV does with its prototypes during the freeze; it costs one graph traversal per step.
+        """
         module = LossForward(model, self.device)
         if not self.enabled:
             return module
