@@ -133,7 +133,9 @@ def item_coverage_at_k(ids: np.ndarray, num_items: int, k: int, valid: np.ndarra
     top = _check(np.asarray(ids), k)
     if valid is not None:
         top = top[np.asarray(valid)[:, :k]]
-    return float(len(np.unique(top))) / float(num_items)
+    seen = np.zeros(num_items, dtype=bool)
+    seen[top.ravel()] = True
+    return float(seen.sum()) / float(num_items)
 
 
 def ranking_metrics(hits: np.ndarray, num_relevant: np.ndarray, ks: Iterable[int]) -> dict[str, float]:

@@ -50,43 +50,51 @@ def _order(values: Tensor, ids: Tensor) -> tuple[Tensor, Tensor]:
 def _top_set(x: Tensor, k: int) -> tuple[Tensor, Tensor, Tensor]:
     """The k largest of each row as a set: ``(values [b, k], ids [b, k], ambiguous [b])``.
 
-    A row is ambiguous when its k-th and (k+1)-th largest values are equal (the set is then not unique).
-    Rows of at most k values are returned whole.
+    A row is ambiguous when its k-th and (k+1)-th largest values are equal (the set is then not unique)
+    or it holds NaN (left to the fallback, which keeps NaN visible). Rows of at most k values are
+    returned whole.
     """
     b, width = x.shape
     if width <= k:
         ids = torch.arange(width, device=x.device).expand(b, width)
         return x, ids, torch.zeros(b, dtype=torch.bool, device=x.device)
-    values, ids = torch.topk(x, k + 1, dim=1, sorted=False)                    # [b, k+1]
-    values, perm = values.sort(dim=1, descending=True)
-    ids = ids.gather(1, perm)
-    ambiguous = values[:, k - 1] == values[:, k]
+    values, ids = torch.topk(x, k + 1, dim=1, sorted=False)                    # [b, k+1], any order
+    smallest, where = values.min(dim=1, keepdim=True)                          # the (k+1)-th largest
+    ambiguous = ((values == smallest).sum(1) > 1) | smallest.isnan()[:, 0]     # ties the k-th, or NaN
+    last_values, last_ids = values[:, k:], ids[:, k:]                          # move the last column
+    values, ids = values.scatter(1, where, last_values), ids.scatter(1, where, last_ids)  # into its slot
     return values[:, :k], ids[:, :k], ambiguous
 
 
-def _grouped_top_set(x: Tensor, k: int) -> tuple[Tensor, Tensor, Tensor]:
-    """:func:`_top_set` through group maxima, recursively; ``x [b, S*G]``, column j in group ``j mod G``."""
-    b, width = x.shape
-    groups = width // GROUP_SIZE
+def _grouped_top_set(xt: Tensor, k: int) -> tuple[Tensor, Tensor, Tensor]:
+    """:func:`_top_set` of each *column* of ``xt [S*G, b]`` through group maxima, recursively.
+
+    Item-major: row j holds item j's scores for the b queries, and item j is in group ``j mod G``, so
+    the group maxima are an elementwise max of S contiguous ``[G, b]`` slabs. Returns ``[b, k]`` tensors.
+    """
+    width, b = xt.shape
     if k * GROUP_SIZE * 2 > width:                 # too narrow for a two-stage selection to pay off
-        return _top_set(x, k)
-    group_max = x.view(b, GROUP_SIZE, groups).amax(1)                          # [b, G]
-    padded = grouped_width(groups)
-    if padded > groups:
-        group_max = torch.cat([group_max, group_max.new_full((b, padded - groups), float("-inf"))], 1)
+        return _top_set(xt.T.contiguous(), k)
+    groups = width // GROUP_SIZE
+    group_max = xt.new_empty(grouped_width(groups), b)                         # [G', b], G' >= G
+    torch.amax(xt.view(GROUP_SIZE, groups, b), dim=0, out=group_max[:groups])   # [S, G, b] -> [G, b]
+    group_max[groups:] = float("-inf")
     _, top_groups, ambiguous = _grouped_top_set(group_max, k)                  # [b, k]
     top_groups = top_groups.clamp(max=groups - 1)  # a padding group is only chosen in ambiguous rows
-    offsets = torch.arange(GROUP_SIZE, device=x.device)[:, None] * groups      # [S, 1]
-    cand_ids = (top_groups[:, None, :] + offsets).reshape(b, GROUP_SIZE * k)   # [b, S*k]
-    values, pos, cand_ambiguous = _top_set(x.gather(1, cand_ids), k)
+    offsets = torch.arange(GROUP_SIZE, device=xt.device)[:, None] * groups     # [S, 1]
+    cand_ids = (top_groups[:, None, :] + offsets).reshape(b, GROUP_SIZE * k)   # [b, S*k] item ids
+    columns = torch.arange(b, device=xt.device)[:, None]                       # [b, 1]
+    cand = xt.view(-1).index_select(0, (cand_ids * b + columns).view(-1)).view(b, -1)  # xt[id, query]
+    values, pos, cand_ambiguous = _top_set(cand, k)
     return values, cand_ids.gather(1, pos), ambiguous | cand_ambiguous
 
 
 def topk_grouped(x: Tensor, k: int, num_items: int | None = None) -> tuple[Tensor, Tensor]:
     """Exact top k by selection over strided groups of columns; ties by lower id first.
 
-    Column ``j`` of the ``[b, S*G]`` block belongs to group ``j mod G``, so the group maxima are an
-    elementwise max of S contiguous slices (``x.view(b, S, G).amax(1)``). If exactly k groups have a
+    Column ``j`` of the ``[b, S*G]`` block belongs to group ``j mod G``, so with the block stored
+    item-major (``x.T`` contiguous) the group maxima are an elementwise max of S contiguous slabs
+    (``x.T.view(S, G, b).amax(0)``); a row-major ``x`` is transposed first. If exactly k groups have a
     maximum >= the k-th largest group maximum, every top-k item lies in those k groups: an item outside
     them is beaten by each of their maxima. The k best groups are found the same way on the ``[b, G]``
     maxima (recursively), and the top k among their ``S*k`` members is taken with ``torch.topk``. Rows
@@ -94,8 +102,9 @@ def topk_grouped(x: Tensor, k: int, num_items: int | None = None) -> tuple[Tenso
     are redone with :func:`topk_stable`.
 
     Args:
-        x: ``[b, W]`` scores with ``W = grouped_width(num_items)``; columns ``>= num_items`` are padding
-            and must hold ``-inf``. Not modified.
+        x: ``[b, W]`` scores with ``W = grouped_width(num_items)``, best given as the transpose of a
+            contiguous item-major ``[W, b]`` block; columns ``>= num_items`` are padding and must hold
+            ``-inf``. Not modified.
         k: number of items to keep, ``1 <= k <= num_items``.
         num_items: N, the real width (default W).
 
@@ -110,7 +119,7 @@ def topk_grouped(x: Tensor, k: int, num_items: int | None = None) -> tuple[Tenso
         raise ValueError(f"k={k} must lie in [1, {n}]")
     if k * GROUP_SIZE * 2 > n:
         return topk_stable(x[:, :n], k)
-    values, ids, ambiguous = _grouped_top_set(x, k)
+    values, ids, ambiguous = _grouped_top_set(x.T.contiguous(), k)          # no copy for item-major blocks
     values, ids = _order(values, ids)
     if bool(ambiguous.any()):
         rows = ambiguous.nonzero().squeeze(1)

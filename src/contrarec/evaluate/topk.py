@@ -4,6 +4,12 @@ Queries are scored in blocks of rows: a ``[b, N]`` block of scores (dot products
 ``score_fn``), excluded items set to ``-inf`` by index from the CSR rows, then an exact row-wise top-k.
 The block height is chosen from a memory budget, so the full ``[Q, N]`` score matrix never exists.
 
+The default ``method="grouped"`` writes each block item-major (``[N, D] x [D, b]``, about 20% faster in
+MKL on our 2-core CPU than ``[b, D] x [D, N]``) and selects with
+:func:`contrarec.evaluate.select.topk_grouped` (group maxima, then ``torch.topk`` on narrow arrays; ties
+go to the lower item id). ``method="torch"`` is the plain ``torch.topk`` reference. On Yelp2018
+(31,668 x 38,048, D = 64) the score GEMM is about 80% of the grouped path's time.
+
 Example:
     >>> q, items = torch.eye(2), torch.tensor([[1.0, 0.0], [0.0, 1.0], [2.0, 0.0]])
     >>> top = topk_scores(q, items, k=2)
@@ -24,7 +30,7 @@ from torch import Tensor
 from contrarec.evaluate.select import grouped_width, topk_grouped, topk_stable, topk_torch
 
 #: Bytes of scores held at once per block; the block height is ``budget // (N * itemsize)``.
-DEFAULT_BLOCK_BYTES = 32 * 2**20
+DEFAULT_BLOCK_BYTES = 64 * 2**20
 
 ScoreFn = Callable[[Tensor], Tensor]
 METHODS = ("grouped", "torch", "stable")
@@ -65,6 +71,19 @@ class _Exclusion:
             return
         rows = torch.repeat_interleave(torch.arange(stop - start, device=scores.device), self.counts[start:stop])
         scores[rows, self.indices[lo:hi]] = float("-inf")
+
+
+class _BlockBuffer:
+    """One reused buffer for ``[b, W]`` score blocks, stored row-major or item-major (``[W, b]``)."""
+
+    def __init__(self, rows: int, width: int, dtype: torch.dtype, device: torch.device, items_major: bool):
+        self.storage = torch.empty(rows * width, dtype=dtype, device=device)
+        self.width, self.items_major = width, items_major
+
+    def view(self, rows: int) -> Tensor:
+        """A ``[rows, W]`` view; its transpose is contiguous when item-major."""
+        flat = self.storage[: rows * self.width]
+        return flat.view(self.width, rows).T if self.items_major else flat.view(rows, self.width)
 
 
 def _select(method: str, k: int, num_items: int) -> Callable[[Tensor], tuple[Tensor, Tensor]]:
@@ -119,12 +138,13 @@ def topk_scores(query_emb: Tensor | None, item_emb: Tensor | None, k: int,
     fill = _block_filler(query_emb, item_emb, score_fn, n_items, width)
     excl = None if exclude is None else _Exclusion(exclude, q_count, n_items, device)
     select = _select(method, k, n_items)
-    buffer = torch.empty(min(rows, max(q_count, 1)), width, dtype=dtype, device=device)
+    # grouped: item-major blocks ([W, D] x [D, b] runs ~20% faster than [b, D] x [D, W] in MKL here)
+    blocks = _BlockBuffer(min(rows, max(q_count, 1)), width, dtype, device, items_major=method == "grouped")
     scores = torch.empty(q_count, k, dtype=dtype, device=device)
     ids = torch.empty(q_count, k, dtype=torch.long, device=device)
     for start in range(0, q_count, rows):
         stop = min(q_count, start + rows)
-        block = buffer[: stop - start]                                             # [b, W]
+        block = blocks.view(stop - start)                                          # [b, W]
         fill(block, start, stop)
         if excl is not None:
             excl.mask(block, start, stop)
@@ -140,8 +160,10 @@ def _block_filler(query_emb: Tensor | None, item_emb: Tensor | None, score_fn: S
     items = None if score_fn is not None else _pad_rows(item_emb, width)  # type: ignore[arg-type]
 
     def fill(block: Tensor, start: int, stop: int) -> None:
-        if items is not None:
+        if items is not None and block.stride(1) == 1:
             torch.mm(query_emb[start:stop], items.T, out=block)                    # [b, D] x [D, W]
+        elif items is not None:
+            torch.mm(items, query_emb[start:stop].T, out=block.T)                  # [W, D] x [D, b]
         else:
             part = score_fn(torch.arange(start, stop, device=block.device))        # type: ignore[misc]
             if part.shape != (stop - start, n_items):
