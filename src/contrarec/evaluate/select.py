@@ -58,11 +58,8 @@ def _top_set(x: Tensor, k: int) -> tuple[Tensor, Tensor, Tensor]:
     if width <= k:
         ids = torch.arange(width, device=x.device).expand(b, width)
         return x, ids, torch.zeros(b, dtype=torch.bool, device=x.device)
-    values, ids = torch.topk(x, k + 1, dim=1, sorted=False)                    # [b, k+1], any order
-    smallest, where = values.min(dim=1, keepdim=True)                          # the (k+1)-th largest
-    ambiguous = ((values == smallest).sum(1) > 1) | smallest.isnan()[:, 0]     # ties the k-th, or NaN
-    last_values, last_ids = values[:, k:], ids[:, k:]                          # move the last column
-    values, ids = values.scatter(1, where, last_values), ids.scatter(1, where, last_ids)  # into its slot
+    values, ids = torch.topk(x, k + 1, dim=1, sorted=True)                     # [b, k+1], NaN first
+    ambiguous = (values[:, k - 1] == values[:, k]) | values[:, 0].isnan()
     return values[:, :k], ids[:, :k], ambiguous
 
 
@@ -81,12 +78,14 @@ def _grouped_top_set(xt: Tensor, k: int) -> tuple[Tensor, Tensor, Tensor]:
     group_max[groups:] = float("-inf")
     _, top_groups, ambiguous = _grouped_top_set(group_max, k)                  # [b, k]
     top_groups = top_groups.clamp(max=groups - 1)  # a padding group is only chosen in ambiguous rows
-    offsets = torch.arange(GROUP_SIZE, device=xt.device)[:, None] * groups     # [S, 1]
-    cand_ids = (top_groups[:, None, :] + offsets).reshape(b, GROUP_SIZE * k)   # [b, S*k] item ids
-    columns = torch.arange(b, device=xt.device)[:, None]                       # [b, 1]
-    cand = xt.view(-1).index_select(0, (cand_ids * b + columns).view(-1)).view(b, -1)  # xt[id, query]
-    values, pos, cand_ambiguous = _top_set(cand, k)
-    return values, cand_ids.gather(1, pos), ambiguous | cand_ambiguous
+    # candidate (query r, slab s, group j) is item top_groups[r, j] + s*G, stored at flat (item * b + r)
+    row_base = top_groups * b + torch.arange(b, device=xt.device)[:, None]      # [b, k]
+    slab = torch.arange(GROUP_SIZE, device=xt.device) * (groups * b)            # [S]
+    flat = (row_base[:, None, :] + slab[:, None]).view(-1)                      # [b*S*k]
+    cand = xt.view(-1).index_select(0, flat).view(b, GROUP_SIZE * k)           # [b, S*k]
+    values, pos, cand_ambiguous = _top_set(cand, k)                             # pos = s*k + j
+    ids = top_groups.gather(1, pos % k) + (pos // k) * groups                   # [b, k] item ids
+    return values, ids, ambiguous | cand_ambiguous
 
 
 def topk_grouped(x: Tensor, k: int, num_items: int | None = None) -> tuple[Tensor, Tensor]:
