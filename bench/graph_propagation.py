@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import os
 import statistics
 import subprocess
 import sys
@@ -271,9 +272,12 @@ def main() -> None:
     parser.add_argument("--dataset", default="yelp2018")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--skip-slow", action="store_true", help="skip COO and scipy candidates")
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     parser.add_argument("--recipes", default="lightgcn,xsimgcl,simgcl,sgl-ed",
                         help="recipes whose full training step is timed")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     split = read_lightgcn_split(data_root() / args.dataset)
     train = split.train.to_csr()
     graph = normalize_adjacency(train)
@@ -310,7 +314,7 @@ def main() -> None:
             raise AssertionError(f"{name}: differs from the reference by {err:.2e}")
     times = interleaved({k: (lambda fn=fn: fwd_bwd(fn, e0, grad)) for k, fn in candidates.items()}, args.rounds)
     params = {"layers": LAYERS, "dim": DIM, "nnz_adjacency": 2 * graph.num_edges, "rounds": args.rounds,
-              "threads": torch.get_num_threads()}
+              "threads": torch.get_num_threads(), "load_avg_1min_at_start": os.getloadavg()[0]}
     for name, ts in times.items():
         record("graph_propagation", dataset=args.dataset, recipe=name, selection="n/a",
                params={**params, "what": "full 3-layer readout, forward + backward"},
