@@ -7,7 +7,9 @@ the minimum and median are recorded, because the machine is shared.
 
 Then the same is timed per training batch for the propagation patterns of the recipes (batch 2048 with one
 negative): ``lightgcn`` (one clean view), ``xsimgcl`` (one noisy view + tapped layer), ``simgcl`` (clean + two
-noisy views), ``sgl-ed`` (clean + two edge-dropped graphs), each with all rows and with the batch's rows only.
+noisy views), ``sgl-ed`` (clean + two edge-dropped graphs), each with all rows and with the batch's rows only. Last, one full training step of each recipe (sampling,
+loss, backward, AdamW) is timed interleaved with a SELFRec-style step of the same model (``_graph_reference``),
+so that the speed-up is measured under the same machine load.
 
     .venv/bin/python bench/graph_propagation.py [--rounds 7] [--dataset yelp2018]
 
@@ -17,12 +19,9 @@ Results go to ``bench/results/graph_propagation.jsonl``.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -33,8 +32,10 @@ import scipy.sparse as sp
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _graph_reference import autograd_full, c_kernel, scipy_product, selfrec_steps, sparse_tensor  # noqa: E402
 from _record import data_root, record  # noqa: E402
 
+from contrarec.data.batches import InteractionBatches  # noqa: E402
 from contrarec.data.lightgcn import read_lightgcn_split  # noqa: E402
 from contrarec.encoders.graph import BipartiteGraph, normalize_adjacency, normalize_edges  # noqa: E402
 from contrarec.encoders.propagation import PropagationView, propagate  # noqa: E402
@@ -42,25 +43,6 @@ from contrarec.views.graph_views import edge_dropout  # noqa: E402
 
 LAYERS, DIM, BATCH = 3, 64, 2048
 warnings.filterwarnings("ignore", message=".*[Ss]parse.*")
-
-
-def sparse_tensor(m: sp.csr_matrix, layout: str, index_dtype=torch.int64) -> torch.Tensor:
-    m = m.tocsr().astype(np.float32)
-    ptr = torch.from_numpy(m.indptr.astype(np.int64)).to(index_dtype)
-    idx = torch.from_numpy(m.indices.astype(np.int64)).to(index_dtype)
-    t = torch.sparse_csr_tensor(ptr, idx, torch.from_numpy(m.data), size=m.shape)
-    return t.to_sparse_coo().coalesce() if layout == "coo" else t
-
-
-def autograd_full(adj: torch.Tensor) -> Callable:
-    """SELFRec/RecBole: ``torch.sparse.mm`` over the square (U+N) adjacency, plain autograd."""
-    def run(e0: torch.Tensor) -> torch.Tensor:
-        layers, e = [e0], e0
-        for _ in range(LAYERS):
-            e = torch.sparse.mm(adj, e)
-            layers.append(e)
-        return torch.stack(layers).mean(0)
-    return run
 
 
 class _BlockLayer(torch.autograd.Function):
@@ -87,60 +69,6 @@ def blocks_per_layer(matmul_u: Callable, matmul_i: Callable, num_users: int) -> 
             acc_u, acc_i = acc_u + eu, acc_i + ei
         return torch.cat([acc_u, acc_i]) / (LAYERS + 1)
     return run
-
-
-def scipy_product(m: sp.csr_matrix) -> Callable:
-    m = m.tocsr().astype(np.float32)
-    return lambda x: torch.from_numpy(m @ x.detach().numpy())
-
-
-def c_kernel(m: sp.csr_matrix) -> Callable | None:
-    """A hand-written AVX2 + OpenMP CSR kernel for D = 64 (compiled here; None when gcc is missing)."""
-    lib = _compile_c()
-    if lib is None:
-        return None
-    m = m.tocsr().astype(np.float32)
-    ptr, idx, val = m.indptr.astype(np.int32), m.indices.astype(np.int32), m.data
-
-    def run(x: torch.Tensor) -> torch.Tensor:
-        x = x.detach().contiguous()
-        out = torch.empty(m.shape[0], DIM)
-        lib.spmm64(ctypes.c_int64(m.shape[0]), ctypes.c_void_p(ptr.ctypes.data), ctypes.c_void_p(idx.ctypes.data),
-                   ctypes.c_void_p(val.ctypes.data), ctypes.c_void_p(x.data_ptr()),
-                   ctypes.c_void_p(out.data_ptr()), ctypes.c_int(torch.get_num_threads()))
-        return out
-    return run
-
-
-C_SOURCE = r"""
-#include <stdint.h>
-#include <immintrin.h>
-void spmm64(int64_t rows, const int32_t* ptr, const int32_t* idx, const float* val, const float* x,
-            float* out, int threads) {
-  #pragma omp parallel for schedule(dynamic, 512) num_threads(threads)
-  for (int64_t r = 0; r < rows; ++r) {
-    __m256 a[8];
-    for (int k = 0; k < 8; ++k) a[k] = _mm256_setzero_ps();
-    for (int32_t p = ptr[r]; p < ptr[r + 1]; ++p) {
-      const __m256 v = _mm256_broadcast_ss(val + p);
-      const float* row = x + (int64_t)idx[p] * 64;
-      for (int k = 0; k < 8; ++k) a[k] = _mm256_fmadd_ps(v, _mm256_loadu_ps(row + 8 * k), a[k]);
-    }
-    for (int k = 0; k < 8; ++k) _mm256_storeu_ps(out + r * 64 + 8 * k, a[k]);
-  }
-}
-"""
-
-
-def _compile_c():
-    tmp = Path(tempfile.mkdtemp())
-    (tmp / "spmm.c").write_text(C_SOURCE)
-    try:
-        subprocess.run(["gcc", "-O3", "-mavx2", "-mfma", "-fopenmp", "-shared", "-fPIC", str(tmp / "spmm.c"),
-                        "-o", str(tmp / "spmm.so")], check=True, capture_output=True)
-        return ctypes.CDLL(str(tmp / "spmm.so"))
-    except (OSError, subprocess.CalledProcessError):
-        return None
 
 
 def blocks_autograd(r_tilde: sp.csr_matrix, num_users: int) -> Callable:
@@ -327,7 +255,15 @@ def main() -> None:
                params={**params, "what": "one training batch's propagations, forward + backward", "batch": BATCH},
                metrics={"s_per_batch_min": min(ts), "s_per_batch_median": statistics.median(ts)})
 
-    step_times = interleaved(train_steps(split, args.recipes.split(",")), args.rounds)
+    names = args.recipes.split(",")
+    steps = train_steps(split, names)
+    if not args.skip_slow:  # SELFRec's formulation of the same steps, interleaved with ours
+        view = r_tilde.multiply(sp.csr_matrix((np.random.default_rng(0).random(r_tilde.nnz) >= 0.1,
+                                               r_tilde.indices, r_tilde.indptr), shape=r_tilde.shape)).tocsr()
+        batches = InteractionBatches(split.train.users, split.train.items, graph.num_items, BATCH, 0,
+                                     train_csr=train, num_negatives=1)
+        steps.update(selfrec_steps(r_tilde, view, batches, names))
+    step_times = interleaved(steps, args.rounds)
     batches_per_epoch = -(-len(split.train) // BATCH)
     for name, ts in step_times.items():
         record("graph_propagation", dataset=args.dataset, recipe=name, selection="n/a",
