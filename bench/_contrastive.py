@@ -35,15 +35,19 @@ def source_for(dataset: str) -> dict:
 
 
 def run_one(benchmark: str, dataset: str, recipe: str, model: dict, train: dict, tag: str,
-            eval_extra: dict | None = None, extra: dict | None = None) -> dict:
-    """Train one configuration and append its result line; returns the line."""
+            eval_extra: dict | None = None, extra: dict | None = None, resume: bool = False) -> dict:
+    """Train one configuration and append its result line; returns the line.
+
+    With ``resume`` an interrupted (or finished, with more ``epochs`` now) run in the same run directory
+    continues from its last checkpoint; the recorded wall time is this invocation's.
+    """
     raw = {"recipe": recipe, "data": source_for(dataset),
            "train": {"threads": 1, "progress": False, **train},
            "eval": {"ks": [20], **(eval_extra or {})}, "model": model}
     config = load_config(base=raw)
     run_dir = RUNS / benchmark / f"{dataset}-{recipe}-{tag}"
     began = time.perf_counter()
-    run = train_run(config, run_dir, log=lambda m: print(m, flush=True))
+    run = train_run(config, run_dir, resume=resume, log=lambda m: print(m, flush=True))
     wall = time.perf_counter() - began
     final = run.final
     picked = final.get("test_picked")
@@ -59,7 +63,7 @@ def run_one(benchmark: str, dataset: str, recipe: str, model: dict, train: dict,
     return record(benchmark, dataset=dataset, recipe=recipe, params={"tag": tag, "model": model, "train": train},
                   metrics=metrics, selection=selection, epochs=final["epochs_run"],
                   sec_per_epoch=round(sum(secs) / max(len(secs), 1), 2), wall_s=round(wall, 1),
-                  best_epoch=final["best_epoch"], **(extra or {}))
+                  best_epoch=final["best_epoch"], resumed=resume, **(extra or {}))
 
 
 def parse_json_arg(text: str | None) -> dict:

@@ -21,6 +21,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -28,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _contrastive import parse_json_arg, run_one  # noqa: E402
-from _record import record  # noqa: E402
+from _record import RESULTS, record  # noqa: E402
 
 BENCHMARK = "contrastive_longtail"
 BASE = {"use_features": True, "dim": 64, "temperature": 0.1}
@@ -42,22 +43,46 @@ TRAIN = {
     "ml-100k": {"epochs": 30, "batch_size": 256, "lr": 2e-3, "patience": 5},
     "synthetic": {"epochs": 15, "batch_size": 1024, "lr": 2e-3, "patience": 3},
 }
+SSL_KEYS = {"item_ssl_weight", "user_ssl_weight", "ssl_temperature", "ssl_batch_size", "masking",
+            "feature_dropout_rate", "user_history", "max_history", "history_augment", "history_rate"}
 KEYS = ("recall@20", "recall@20_tail", "recall@20_head", "ndcg@20", "coverage@20", "tail_share@20")
 
 
-def summarise(dataset: str, rows: dict[str, list[dict]], ssl_model: dict) -> None:
-    """One summary row per variant: mean ± std over seeds and the relative change vs two-tower."""
-    base = {k: float(np.mean([r["metrics"][k] for r in rows["two-tower"]])) for k in KEYS} \
-        if "two-tower" in rows else None
-    for name, runs in rows.items():
+def summarise(dataset: str) -> None:
+    """Rewrite the summary rows of ``dataset`` from every run row in the results file.
+
+    One row per (variant, model settings): mean ± std over its seeds, and the relative change against
+    plain two-tower with the same non-SSL settings.
+    """
+    rows = [json.loads(line) for line in (RESULTS / f"{BENCHMARK}.jsonl").read_text().splitlines() if line.strip()]
+    groups: dict[str, list[dict]] = {}
+    for r in rows:
+        if r["dataset"] == dataset and "variant" in r:
+            groups.setdefault(json.dumps([r["variant"], r["params"]["model"]], sort_keys=True), []).append(r)
+
+    def mean(runs: list[dict], k: str) -> float:
+        return float(np.mean([r["metrics"][k] for r in runs]))
+
+    def without_ssl(model: dict) -> str:
+        return json.dumps({k: v for k, v in model.items() if k not in SSL_KEYS}, sort_keys=True)
+
+    bases = {without_ssl(json.loads(g)[1]): runs for g, runs in groups.items() if json.loads(g)[0] == "two-tower"}
+    summary = RESULTS / f"{BENCHMARK}_summary.jsonl"
+    kept = [ln for ln in summary.read_text().splitlines() if ln.strip() and json.loads(ln)["dataset"] != dataset] \
+        if summary.exists() else []
+    summary.write_text("".join(ln + "\n" for ln in kept))
+    for g, runs in groups.items():
+        variant, model = json.loads(g)
+        base = bases.get(without_ssl(model)) if variant != "two-tower" else None
         metrics = {}
         for k in KEYS:
             vals = np.array([r["metrics"][k] for r in runs], dtype=float)
-            metrics[f"{k}_mean"], metrics[f"{k}_std"] = float(vals.mean()), float(vals.std(ddof=1) if len(vals) > 1 else 0)
-            if base is not None and name != "two-tower" and base[k]:
-                metrics[f"{k}_rel_change"] = float(vals.mean() / base[k] - 1)
-        record(BENCHMARK + "_summary", dataset=dataset, recipe=VARIANTS[name][0],
-               params={"variant": name, "seeds": len(runs), "ssl": ssl_model, **VARIANTS[name][1]},
+            metrics[f"{k}_mean"] = float(vals.mean())
+            metrics[f"{k}_std"] = float(vals.std(ddof=1)) if len(vals) > 1 else 0.0
+            if base is not None and mean(base, k):
+                metrics[f"{k}_rel_change"] = float(vals.mean() / mean(base, k) - 1)
+        record(BENCHMARK + "_summary", dataset=dataset, recipe=VARIANTS[variant][0],
+               params={"variant": variant, "seeds": sorted(r["seed"] for r in runs), "model": model},
                metrics=metrics, selection="valid: best validation epoch, then test; mean ± std over seeds")
 
 
@@ -69,18 +94,22 @@ def main() -> None:
     parser.add_argument("--ssl", help="JSON settings for the SSL variants (e.g. weights, τ, batch size)")
     parser.add_argument("--model", help="JSON settings for every variant")
     parser.add_argument("--train", help="JSON train overrides")
+    parser.add_argument("--summarise-only", action="store_true", help="only (re)write the summary rows")
     args = parser.parse_args()
     ssl_model = parse_json_arg(args.ssl)
     train = {**TRAIN[args.dataset], **parse_json_arg(args.train)}
-    rows: dict[str, list[dict]] = {}
+    if args.summarise_only:
+        summarise(args.dataset)
+        return
+    suffix = "".join(f"-{k}{v}" for k, v in sorted(ssl_model.items()))
     for name in args.variants.split(","):
         recipe, variant = VARIANTS[name]
         model = {**BASE, **parse_json_arg(args.model), **variant, **(ssl_model if name != "two-tower" else {})}
         for seed in (int(s) for s in args.seeds.split(",")):
-            row = run_one(BENCHMARK, args.dataset, recipe, model, {**train, "seed": seed},
-                          tag=f"{name}-seed{seed}", extra={"variant": name, "seed": seed})
-            rows.setdefault(name, []).append(row)
-    summarise(args.dataset, rows, ssl_model)
+            tag = f"{name}{suffix if name != 'two-tower' else ''}-seed{seed}"
+            run_one(BENCHMARK, args.dataset, recipe, model, {**train, "seed": seed}, tag=tag,
+                    extra={"variant": name, "seed": seed})
+    summarise(args.dataset)
 
 
 if __name__ == "__main__":

@@ -69,6 +69,7 @@ def main() -> None:
     parser.add_argument("--model", help="JSON model section (part one)")
     parser.add_argument("--train", help="JSON train section (part one)")
     parser.add_argument("--tag", default="tune")
+    parser.add_argument("--resume", action="store_true", help="continue the run with this tag (part one)")
     parser.add_argument("--epochs", type=int, default=3, help="epochs per point (part batch)")
     parser.add_argument("--two-tower-sizes", default="256,1024,4096")
     parser.add_argument("--moco-sizes", default="256,1024")
@@ -81,7 +82,7 @@ def main() -> None:
                    [int(x) for x in args.moco_sizes.split(",")], args.queue_size)
     else:
         run_one(BENCHMARK, args.dataset, args.recipe, {**ID_ONLY, **parse_json_arg(args.model)},
-                parse_json_arg(args.train), tag=args.tag, extra={"part": "tune"})
+                parse_json_arg(args.train), tag=args.tag, extra={"part": "tune"}, resume=args.resume)
 
 
 if __name__ == "__main__":
