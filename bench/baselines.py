@@ -113,13 +113,41 @@ def run_one(dataset: str, recipe_name: str, overrides: dict) -> dict:
                   users=split.train.num_users, items=split.train.num_items, train=len(split.train), **extra)
 
 
+def table(path: Path | None = None) -> str:
+    """A Markdown table of the latest ``baselines.jsonl`` row per (dataset, recipe), with the anchors."""
+    import json
+
+    path = path or Path(__file__).resolve().parent / "results" / "baselines.jsonl"
+    latest: dict[tuple[str, str], dict] = {}
+    for line in path.read_text().splitlines():
+        if line.strip():
+            row = json.loads(line)
+            latest[(row["dataset"], row["recipe"])] = row
+    lines = ["| dataset | recipe | Recall@20 | NDCG@20 | published Recall@20 (BARS) | fit (s) | eval (s) | peak RSS (MiB) |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for dataset in DATASETS:
+        for name in RECIPES:
+            row = latest.get((dataset, name))
+            if row is None:
+                continue
+            m, anchor = row["metrics"], row.get("anchor_recall@20")
+            published = f"{anchor:.4f} ({row['vs_anchor']:+.1%})" if anchor else "-"
+            lines.append(f"| {dataset} | {name} | {m['recall@20']:.4f} | {m['ndcg@20']:.4f} | {published} | "
+                         f"{row['fit_s']:.0f} | {row['eval_s']:.0f} | {row['peak_rss_mb']:.0f} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run one (dataset, recipe) in-process, or each of the selected ones in its own process."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", choices=DATASETS, action="append")
     parser.add_argument("--recipe", choices=RECIPES, action="append")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a model setting")
+    parser.add_argument("--table", action="store_true", help="print the results as a Markdown table and exit")
     args = parser.parse_args(argv)
+    if args.table:
+        print(table())
+        return
     datasets, recipes = args.dataset or list(DATASETS), args.recipe or list(RECIPES)
     overrides = dict(item.split("=", 1) for item in args.set)
     overrides = {k: parse_value(v) for k, v in overrides.items()}
