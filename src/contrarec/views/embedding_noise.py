@@ -8,12 +8,43 @@ Shape legend: R rows (nodes), D embedding dim.
 
 from __future__ import annotations
 
+import sys
+
 import torch
+
+#: Which 16-bit lanes of an int64 hold its low 48 bits (``random_`` leaves bit 63 at 0, so the top lane is
+#: not uniform).
+_LOW_LANES = slice(0, 3) if sys.byteorder == "little" else slice(1, 4)
+
+
+def uniform_16bit(shape: tuple[int, ...], generator: torch.Generator | None = None,
+                  dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """``U(0, 1)`` samples on the grid ``(j + 0.5) / 65536``, three per 64-bit draw of ``generator``.
+
+    About 3× faster than ``torch.rand`` on CPU (one Mersenne-Twister draw per three values instead of one
+    per value). SimGCL's noise direction needs no more than 16 bits per coordinate; per-batch noise over
+    every node (≈4.5M values a layer on Yelp2018) otherwise costs a tenth of a training step.
+
+    Args:
+        shape: output shape.
+        generator: the random source.
+        dtype: a floating dtype.
+
+    Returns:
+        ``shape`` tensor with values in (0, 1), never exactly 0 or 1.
+    """
+    count = 1
+    for size in shape:
+        count *= size
+    words = torch.empty((count + 2) // 3, dtype=torch.int64).random_(generator=generator)  # 63 random bits each
+    lanes = words.view(torch.int16).view(-1, 4)[:, _LOW_LANES].reshape(-1)[:count]  # [count] uniform int16
+    return lanes.to(dtype).add_(32768.5).mul_(1.0 / 65536).view(shape)
 
 
 def sign_uniform_noise(emb: torch.Tensor, noise_eps: float,
                        generator: torch.Generator | None = None) -> torch.Tensor:
-    """SimGCL's noise Δ for embeddings ``emb``: ``Δ = ε · sign(e) ⊙ r / ||r||₂`` with r ~ U(0, 1)^D per row.
+    """SimGCL's noise Δ for embeddings ``emb``: ``Δ = ε · sign(e) ⊙ r / ||r||₂`` with r ~ U(0, 1)^D per row
+    (16-bit resolution, ``uniform_16bit``).
 
     The noise is a random vector of length ε in the hyper-octant of e, so ``e + Δ`` turns e by a small
     angle without flipping any coordinate's sign (Yu et al., "Are Graph Augmentations Necessary? Simple
@@ -40,6 +71,6 @@ def sign_uniform_noise(emb: torch.Tensor, noise_eps: float,
     if emb.ndim != 2:
         raise ValueError(f"emb must be [R, D], got shape {tuple(emb.shape)}")
     with torch.no_grad():
-        noise = torch.rand(tuple(emb.shape), generator=generator, dtype=emb.dtype)  # [R, D]
+        noise = uniform_16bit(tuple(emb.shape), generator, emb.dtype)  # [R, D]
         scale = torch.linalg.vector_norm(noise, dim=-1, keepdim=True).clamp_min_(1e-12).reciprocal_()
         return noise.mul_(scale.mul_(noise_eps)).mul_(torch.sign(emb))
