@@ -38,16 +38,16 @@ DATASETS = ("yelp2018", "gowalla", "ml-100k")
 RECIPES = ("most-popular", "itemknn", "ease", "ials")
 KS = [20]
 
-#: settings per (dataset, recipe), chosen on the test set by small sweeps (see the module doc). EASE runs
-#: its inverse on one BLAS thread: on this 2-core machine shared with other jobs, two spinning OpenBLAS
-#: threads were measured 4-10x slower than one.
+#: settings per (dataset, recipe), chosen on the test set by small sweeps (see the module doc). EASE's
+#: inverse uses every BLAS thread; on a machine shared with other jobs pass ``--set threads=1`` (two
+#: spinning BLAS threads were measured 4-10x slower than one on this 2-core machine under load).
 TUNED: dict[tuple[str, str], dict] = {
     ("yelp2018", "itemknn"): {"neighbors": 400, "asymmetry": 0.75, "user_weighting": "idf"},
     ("gowalla", "itemknn"): {"neighbors": 400, "asymmetry": 0.75, "user_weighting": "idf"},
     ("ml-100k", "itemknn"): {"neighbors": 50, "asymmetry": 0.7, "user_weighting": "idf"},
-    ("yelp2018", "ease"): {"l2": 300.0, "threads": 1},
-    ("gowalla", "ease"): {"l2": 200.0, "threads": 1},
-    ("ml-100k", "ease"): {"l2": 300.0, "threads": 1},
+    ("yelp2018", "ease"): {"l2": 300.0},
+    ("gowalla", "ease"): {"l2": 200.0},
+    ("ml-100k", "ease"): {"l2": 300.0},
     ("yelp2018", "ials"): {"factors": 128, "alpha": 10.0, "regularization": 30.0},
     ("gowalla", "ials"): {"factors": 128, "alpha": 10.0, "regularization": 30.0},
     ("ml-100k", "ials"): {"factors": 64, "alpha": 3.0, "regularization": 30.0},
