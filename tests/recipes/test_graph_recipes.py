@@ -57,18 +57,21 @@ def train(name, split, epochs=6, batch_size=256, lr=5e-3, **raw):
 
 
 # On 200 users and ~100 steps the papers' contrastive weights (tuned for 30k users and thousands of steps)
-# swamp BPR, so the contrastive recipes learn here with small weights and noise; defaults are checked below.
+# swamp BPR, so the contrastive recipes learn here with small weights and noise (and DirectAU with γ 0.5);
+# defaults are checked below.
 TINY = {"ssl_weight": 0.01}
 NOISE = {"ssl_weight": 0.001, "noise_eps": 0.01}
 CASES = [("lightgcn", {}), ("sgl-nd", TINY), ("sgl-ed", TINY), ("sgl-rw", TINY),
          ("sgl-ed", {**TINY, "feature_mask_rate": 0.2}), ("simgcl", NOISE), ("xsimgcl", NOISE),
-         ("xsimgcl", {**NOISE, "num_layers": 2, "contrast_layer": 2})]
+         ("xsimgcl", {**NOISE, "num_layers": 2, "contrast_layer": 2}), ("directau-graph", {"gamma": 0.5})]
 
 
 @pytest.mark.parametrize("name,raw", CASES)
 def test_recipe_learns(split, name, raw):
     model, before, after, first, last, terms = train(name, split, **raw)
     expected = {"total", "bpr", "reg"} | ({"ssl"} if name != "lightgcn" else set())
+    if name == "directau-graph":
+        expected = {"total", "align", "uniform", "reg"}
     assert set(terms) == expected
     assert last < first
     assert after > before + 0.05, (name, before, after)
@@ -83,7 +86,9 @@ def test_defaults_are_the_papers():
     assert (sim.temperature, sim.ssl_weight, sim.noise_eps) == (0.2, 0.5, 0.1)
     x = get_recipe("xsimgcl").parse_config({})
     assert (x.temperature, x.ssl_weight, x.noise_eps, x.contrast_layer) == (0.15, 0.2, 0.2, 1)
-    for name in ("lightgcn", "sgl-nd", "simgcl", "xsimgcl"):
+    dau = get_recipe("directau-graph").parse_config({})
+    assert (dau.gamma, dau.num_layers, dau.l2) == (2.0, 3, 0.0)
+    for name in ("lightgcn", "sgl-nd", "simgcl", "xsimgcl", "directau-graph"):
         assert get_recipe(name).train_defaults == {"batch_size": 2048, "lr": 1e-3}
 
 
@@ -127,3 +132,20 @@ def test_bad_settings(split):
         build("xsimgcl", split.train, num_layers=2, contrast_layer=3)
     with pytest.raises(Exception, match="drop_rate"):
         get_recipe("sgl-ed").parse_config({"drop_rate": 1.0})
+
+
+def test_directau_graph_loss_is_directau_of_the_propagated_pairs(split):
+    from contrarec.data.batches import Batch
+    from contrarec.objectives.alignment_uniformity import DirectAULoss
+
+    _, _, model = build("directau-graph", split.train, gamma=1.5, l2=0.01)
+    users, items = torch.tensor([0, 3, 3, 7]), torch.tensor([5, 1, 9, 5])
+    batch = Batch(users=users, items=items, item_log_q=torch.zeros(4), negatives=torch.zeros(4, 1, dtype=torch.long))
+    terms = model.compute_loss(batch)
+    full = model.encoder(model.graph)  # every row, by the same propagation
+    expected = DirectAULoss(1.5)(full.user[users], full.item[items])
+    torch.testing.assert_close(terms["align"], expected["align"])
+    torch.testing.assert_close(terms["uniform"], expected["uniform"])
+    enc = model.encoder
+    reg = 0.01 * (enc.user_weight[users].pow(2).sum() + enc.item_weight[items].pow(2).sum()) / 8
+    torch.testing.assert_close(terms["total"], expected["total"] + reg)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contrarec.recipes import bpr_mf, ials, item_item, popularity, two_tower
-from contrarec.recipes import directau, item2item, moco, ssl_two_tower, swav
+from contrarec.recipes import directau, directau_graph, item2item, moco, ssl_two_tower, swav
 from contrarec.recipes import lightgcn, sgl, simgcl
 from contrarec.recipes.base import Recipe
 
@@ -24,6 +24,7 @@ _ALL: list[Recipe] = [
     moco.RECIPE,
     swav.RECIPE,
     directau.RECIPE,
+    directau_graph.RECIPE,
     item2item.RECIPE,
     ssl_two_tower.ITEM_SSL,
     ssl_two_tower.USER_SSL,
