@@ -78,8 +78,8 @@ def main() -> None:
     if args.part == "best":
         part_best(args.dataset)
     elif args.part == "batch":
-        part_batch(args.dataset, args.epochs, [int(x) for x in args.two_tower_sizes.split(",")],
-                   [int(x) for x in args.moco_sizes.split(",")], args.queue_size)
+        part_batch(args.dataset, args.epochs, [int(x) for x in args.two_tower_sizes.split(",") if x],
+                   [int(x) for x in args.moco_sizes.split(",") if x], args.queue_size)
     else:
         run_one(BENCHMARK, args.dataset, args.recipe, {**ID_ONLY, **parse_json_arg(args.model)},
                 parse_json_arg(args.train), tag=args.tag, extra={"part": "tune"}, resume=args.resume)
