@@ -22,6 +22,9 @@ class RecallModel(nn.Module):
 
     #: True when the embeddings are L2-normalised (so inner product = cosine).
     normalized: bool = False
+    #: True when a step may leave some parameters without gradient (SwAV's prototype freeze); DDP then
+    #: traverses the autograd graph every step to find them, which the other recipes need not pay for.
+    may_skip_parameters: bool = False
 
     def compute_loss(self, batch: Batch) -> dict[str, torch.Tensor]:
         """Named loss terms for one batch; ``"total"`` is the one that is back-propagated."""

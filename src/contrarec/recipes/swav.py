@@ -44,6 +44,8 @@ class SwavModel(TwoTowerModel):
     al., SwAV, NeurIPS 2020 (https://arxiv.org/abs/2006.09882).
     """
 
+    may_skip_parameters = True  # the prototypes get no gradient during the freeze
+
     def __init__(self, config: SwavConfig, train: Interactions) -> None:
         if train.num_items < config.num_prototypes:
             raise ConfigError(f"model.num_prototypes={config.num_prototypes} is larger than the catalogue "

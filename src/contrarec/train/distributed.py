@@ -72,12 +72,15 @@ class DistributedContext:
         """True when a process group of more than one worker is running."""
         return self.backend is not None and self.world_size > 1
 
-    def wrap(self, model: RecallModel, find_unused_parameters: bool = True) -> nn.Module:
+    def wrap(self, model: RecallModel, find_unused_parameters: bool | None = None) -> nn.Module:
         """A module whose ``forward(batch)`` returns ``model.compute_loss(batch)``, in DDP when distributed.
 
-        ``find_unused_parameters`` (on by default) lets a step leave some parameters without gradient,
-        as SwAV does with its prototypes during the freeze; it costs one graph traversal per step.
+        ``find_unused_parameters`` (default: the model's ``may_skip_parameters``) lets a step leave some
+        parameters without gradient, as SwAV does with its prototypes during the freeze; it costs one
+        graph traversal per step, so only models that declare it pay for it.
         """
+        if find_unused_parameters is None:
+            find_unused_parameters = model.may_skip_parameters
         module = LossForward(model, self.device)
         if not self.enabled:
             return module
