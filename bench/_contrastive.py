@@ -1,14 +1,15 @@
 """Shared runner of the contrastive benchmarks: one config -> train_run -> one result line.
 
-Each run trains with :func:`contrarec.train.run.train_run` (the one trainer and the one evaluator), on one
-intra-op thread (the benchmark machine is shared), and records the run's test metrics with
+Each run trains with :func:`contrarec.train.run.train_run` (the one trainer and the one evaluator), on every core
+(``$CONTRAREC_BENCH_THREADS`` to limit it), and records the run's test metrics with
 ``bench/_record.py``. The LightGCN splits have no validation set; their rows are test-picked (the best
-evaluated epoch on the test set, the protocol of the LightGCN/BARS numbers) and say so in ``selection``.
+evaluated epoch on the test set, the protocol of the LightGCN/BARS numbers) and say so in ``selection`` (``test``).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -20,6 +21,13 @@ from contrarec.config import load_config  # noqa: E402
 from contrarec.train.run import train_run  # noqa: E402
 
 RUNS = Path(__file__).resolve().parent / "runs"
+
+
+def bench_threads() -> int | None:
+    """Intra-op threads of a benchmark run: ``$CONTRAREC_BENCH_THREADS`` (e.g. 1 on a shared machine), else
+    torch's default (every core; run benchmarks one at a time)."""
+    value = os.environ.get("CONTRAREC_BENCH_THREADS")
+    return int(value) if value else None
 
 
 def source_for(dataset: str) -> dict:
@@ -42,7 +50,7 @@ def run_one(benchmark: str, dataset: str, recipe: str, model: dict, train: dict,
     continues from its last checkpoint; the recorded wall time is this invocation's.
     """
     raw = {"recipe": recipe, "data": source_for(dataset),
-           "train": {"threads": 1, "progress": False, **train},
+           "train": {"threads": bench_threads(), "progress": False, **train},
            "eval": {"ks": [20], **(eval_extra or {})}, "model": model}
     config = load_config(base=raw)
     run_dir = RUNS / benchmark / f"{dataset}-{recipe}-{tag}"
@@ -58,10 +66,11 @@ def run_one(benchmark: str, dataset: str, recipe: str, model: dict, train: dict,
     last = run.fit.history[-1] if run.fit.history else {}
     metrics.update({f"diag_{k}": v for k, v in (last.get("diagnostics") or {}).items()})
     secs = [r["sec"] for r in run.fit.history if "sec" in r]
-    selection = ("test-picked: best evaluated epoch on the test set (LightGCN/BARS protocol; no valid split)"
-                 if given_split else "valid: best validation epoch, then test")
+    note = ("best evaluated epoch on the test set (LightGCN/BARS protocol; no valid split)"
+            if given_split else "best validation epoch, then test")
     return record(benchmark, dataset=dataset, recipe=recipe, params={"tag": tag, "model": model, "train": train},
-                  metrics=metrics, selection=selection, epochs=final["epochs_run"],
+                  metrics=metrics, selection="test" if given_split else "valid", selection_note=note,
+                  epochs=final["epochs_run"],
                   sec_per_epoch=round(sum(secs) / max(len(secs), 1), 2), wall_s=round(wall, 1),
                   best_epoch=final["best_epoch"], resumed=resume, **(extra or {}))
 

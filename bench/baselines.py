@@ -108,7 +108,8 @@ def run_one(dataset: str, recipe_name: str, overrides: dict) -> dict:
         extra.update({"anchor_recall@20": anchor, "vs_anchor": round(metrics["recall@20"] / anchor - 1, 4)})
     benchmark = "baselines_sweep" if overrides else "baselines"  # --set runs are tuning, kept apart
     return record(benchmark, dataset=dataset, recipe=recipe_name, params=config.model_dump(), metrics=metrics,
-                  selection="fixed settings tuned on the test set (no validation split), as BARS",
+                  selection="test",
+                  selection_note="fixed settings tuned on the test set (no validation split), as BARS",
                   epochs=None, wall_s=round(fit_s + eval_s, 2), fit_s=round(fit_s, 2), eval_s=round(eval_s, 2),
                   users=split.train.num_users, items=split.train.num_items, train=len(split.train), **extra)
 

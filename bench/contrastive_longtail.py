@@ -83,7 +83,8 @@ def summarise(dataset: str) -> None:
                 metrics[f"{k}_rel_change"] = float(vals.mean() / mean(base, k) - 1)
         record(BENCHMARK + "_summary", dataset=dataset, recipe=VARIANTS[variant][0],
                params={"variant": variant, "seeds": sorted(r["seed"] for r in runs), "model": model},
-               metrics=metrics, selection="valid: best validation epoch, then test; mean ± std over seeds")
+               metrics=metrics, selection="valid",
+               selection_note="best validation epoch, then test; mean ± std over seeds")
 
 
 def main() -> None:

@@ -46,7 +46,11 @@ class TrainConfig(Strict):
 
     epochs: int = Field(20, ge=1, description="maximum epochs")
     batch_size: int = Field(1024, ge=1)
-    lr: float = Field(1e-3, gt=0, description="AdamW learning rate")
+    lr: float = Field(1e-3, gt=0, description="AdamW learning rate (the peak, with a schedule)")
+    lr_schedule: Literal["constant", "cosine", "linear"] = Field(
+        "constant", description="per-step decay from lr to lr·min_lr_ratio over all epochs")
+    warmup_epochs: float = Field(0.0, ge=0, description="linear warm-up from 0 to lr over this many epochs")
+    min_lr_ratio: float = Field(0.0, ge=0, le=1, description="final lr as a share of lr (cosine / linear)")
     weight_decay: float = Field(0.0, ge=0, description="AdamW decoupled weight decay")
     seed: int = Field(0, description="seed for init, batches and augmentations")
     eval_every: int = Field(1, ge=1, description="validate every this many epochs")

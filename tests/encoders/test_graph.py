@@ -88,3 +88,14 @@ def test_transpose_of_a_row_block():
     t = sub.transpose()
     torch.testing.assert_close(t.to_dense(), sub.to_dense().T)
     torch.testing.assert_close(g.user_item.transpose().to_dense(), g.item_user.to_dense())
+
+
+def test_column_filter_of_the_transpose_is_the_transpose_of_sorted_rows():
+    rng = np.random.default_rng(5)
+    g = normalize_adjacency(sp.csr_matrix((rng.random((9, 7)) < 0.4).astype(float)), dtype=torch.float64)
+    rows = torch.tensor([1, 2, 5, 8])
+    by_sort = g.user_item.select_rows(rows).transpose()
+    by_filter = g.item_user.select_columns(rows)
+    assert torch.equal(by_filter.indptr, by_sort.indptr) and torch.equal(by_filter.indices, by_sort.indices)
+    torch.testing.assert_close(by_filter.values, by_sort.values, rtol=0, atol=0)
+    assert by_filter.num_cols == 4 and by_filter.num_rows == 7

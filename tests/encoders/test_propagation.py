@@ -78,10 +78,12 @@ def test_forward_and_gradients_match_dense(k_layers, from_input, tap):
         torch.testing.assert_close(g, r)
 
 
-def test_restricted_rows_equal_full_rows():
+@pytest.mark.parametrize("users, items", [([4, 0, 2], [5, 1]),  # unsorted rows: transposed by a sort
+                                          ([0, 2, 4], [1, 5])])  # sorted: a column filter of the full block
+def test_restricted_rows_equal_full_rows(users, items):
     graph = tiny_graph(1)
     user0, item0 = params()
-    users, items = torch.tensor([4, 0, 2]), torch.tensor([5, 1])
+    users, items = torch.tensor(users), torch.tensor(items)
     sub = propagate(user0, item0, [PropagationView(graph, tap_layer=1)], 3, True, users, items)[0]
     full = propagate(user0, item0, [PropagationView(graph, tap_layer=1)], 3, True)[0]
     for s, f, rows in zip(sub, full, (users, items, users, items)):

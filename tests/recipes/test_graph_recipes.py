@@ -7,7 +7,7 @@ import torch
 from contrarec.data.synthetic import generate_synthetic
 from contrarec.data.splits import split_random_per_user
 from contrarec.recipes.catalog import get_recipe
-from contrarec.recipes.graph_base import BatchRows
+from contrarec.recipes.graph_base import BatchRows, dense_unique, gather_rows
 
 
 @pytest.fixture(scope="module")
@@ -120,11 +120,26 @@ def test_sgl_views_redrawn_per_epoch_and_deterministic(split):
 def test_batch_rows_map_back(split):
     recipe, cfg, _ = build("lightgcn", split.train)
     batch = next(iter(recipe.make_batches(cfg, split.train, 64, 0).epoch(0)))
-    rows = BatchRows.of(batch)
+    rows = BatchRows.of(batch, split.train.num_users, split.train.num_items)
+    assert torch.equal(rows.users, torch.unique(batch.users))
     assert torch.equal(rows.users[rows.user_pos], batch.users)
     assert torch.equal(rows.items[rows.item_pos], batch.items)
     assert torch.equal(rows.items[rows.neg_pos], batch.negatives)
     assert torch.equal(rows.items[rows.positive_pos], torch.unique(batch.items))
+
+
+def test_dense_unique_matches_torch_unique_and_gather_rows_matches_indexing():
+    ids = torch.tensor([7, 2, 2, 9, 0, 7, 3])
+    distinct, inverse = dense_unique(ids, 10)
+    expected, expected_inverse = torch.unique(ids, return_inverse=True)
+    assert torch.equal(distinct, expected) and torch.equal(inverse, expected_inverse)
+    table = torch.randn(10, 4, requires_grad=True)
+    index = torch.tensor([[1, 1], [9, 0]])
+    gather_rows(table, index).pow(2).sum().backward()
+    via_index = torch.zeros(10, 4)
+    via_index.index_put_((index.reshape(-1),), 2 * table.detach()[index.reshape(-1)], accumulate=True)
+    assert torch.equal(gather_rows(table, index), table[index])
+    torch.testing.assert_close(table.grad, via_index)  # row 1 read twice: its gradient counts twice
 
 
 def test_bad_settings(split):

@@ -1,4 +1,4 @@
-"""Sparse id tables: SparseAdam updates only the batch's rows; dense parameters keep AdamW."""
+"""The optimizer: SparseAdam for sparse id tables beside AdamW, and the learning-rate schedule."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import torch
 from contrarec.data.batches import InteractionBatches
 from contrarec.data.interactions import IdMap, Interactions
 from contrarec.recipes.two_tower import RECIPE, TwoTowerConfig
-from contrarec.train.optim import DenseSparseOptimizer, make_optimizer
+import pytest
+
+from contrarec.train.optim import DenseSparseOptimizer, lr_factor, make_optimizer, set_lr
 
 
 def _model(sparse: bool, mlp: bool = False):
@@ -46,3 +48,23 @@ def test_sparse_tables_update_only_the_batch_rows_and_learn():
     fresh = make_optimizer(model, 0.05, 0.0)
     fresh.load_state_dict(state)
     assert fresh.state_dict()["sparse"]["state"].keys() == state["sparse"]["state"].keys()
+
+
+def test_lr_factor_warms_up_then_follows_its_shape_to_the_floor():
+    assert [lr_factor(s, 10, "constant", warmup_steps=4) for s in range(5)] == [0.25, 0.5, 0.75, 1.0, 1.0]
+    # after warm-up, steps 4..9 span the decay: first step at the peak, last at the floor
+    assert lr_factor(4, 10, "cosine", warmup_steps=4, min_ratio=0.1) == pytest.approx(1.0)
+    assert lr_factor(9, 10, "cosine", warmup_steps=4, min_ratio=0.1) == pytest.approx(0.1)
+    assert lr_factor(5, 11, "cosine") == pytest.approx(0.5)  # the midpoint of half a cosine
+    assert lr_factor(2, 11, "cosine") == pytest.approx(0.5 * (1 + np.cos(np.pi * 0.2)))
+    assert lr_factor(5, 11, "linear") == pytest.approx(0.5)
+    assert lr_factor(25, 11, "linear") == 0.0  # past the end: stays at the floor
+    with pytest.raises(ValueError, match="unknown lr schedule 'step'"):
+        lr_factor(3, 10, "step")
+
+
+def test_set_lr_reaches_both_parts_of_the_sparse_optimizer():
+    model, _ = _model(sparse=True, mlp=True)
+    opt = make_optimizer(model, 0.05, 0.0)
+    set_lr(opt, 0.0125)
+    assert len(opt.param_groups) == 2 and all(g["lr"] == 0.0125 for g in opt.param_groups)

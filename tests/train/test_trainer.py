@@ -67,3 +67,31 @@ def test_bpr_mf_trains_and_improves_over_random(tmp_path, tiny_split):
     rnd = train_run(load_config(None, ["recipe=random", "train.progress=false"]), tmp_path / "rnd",
                     split=tiny_split, log=lambda m: None)
     assert bpr.final["test"]["recall@20"] > 2 * rnd.final["test"]["recall@20"]
+
+
+def test_cosine_schedule_decays_to_the_floor_and_resumes_exactly(tmp_path, tiny_split, monkeypatch):
+    from contrarec.train import trainer as trainer_module
+
+    seen: list[float] = []
+    original = trainer_module.set_lr
+
+    def recording(optimizer, lr):
+        seen.append(lr)
+        original(optimizer, lr)
+
+    monkeypatch.setattr(trainer_module, "set_lr", recording)
+    sets = ("train.epochs=3", "train.patience=0", "train.lr=0.02", "train.lr_schedule=cosine",
+            "train.warmup_epochs=1", "train.min_lr_ratio=0.1")
+    full = train_run(_cfg(*sets), tmp_path / "full", split=tiny_split, log=lambda m: None)
+    per_epoch = len(seen) // 3
+    assert seen[0] == pytest.approx(0.02 / per_epoch) and seen[per_epoch - 1] == pytest.approx(0.02)
+    assert seen[-1] == pytest.approx(0.002) and max(seen) == pytest.approx(0.02)
+    assert all(a >= b for a, b in zip(seen[per_epoch:], seen[per_epoch + 1:]))  # decays after warm-up
+    # stopped by the wall-time cap after the first epoch, then resumed: the same weights as the full run
+    train_run(_cfg(*sets, "train.max_minutes=1e-9"), tmp_path / "part", split=tiny_split, log=lambda m: None)
+    resumed = train_run(_cfg(*sets), tmp_path / "part", split=tiny_split, resume=True, log=lambda m: None)
+    a = torch.load(tmp_path / "full" / "checkpoints" / "last.pt", weights_only=True)["model"]
+    b = torch.load(tmp_path / "part" / "checkpoints" / "last.pt", weights_only=True)["model"]
+    for k in a:
+        torch.testing.assert_close(a[k], b[k])
+    assert resumed.final["test"] == pytest.approx(full.final["test"])

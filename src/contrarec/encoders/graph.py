@@ -81,6 +81,21 @@ class CsrBlock:
         take += torch.arange(total)
         return CsrBlock(indptr, self.indices[take], self.values[take], self.num_cols)
 
+    def select_columns(self, columns: torch.Tensor) -> "CsrBlock":
+        """The sub-block of the given strictly increasing columns ``[c]``, renumbered ``0..c-1``.
+
+        One pass over the entries, no sort: ``full_t.select_columns(rows)`` equals
+        ``full.select_rows(rows).transpose()`` when ``full_t`` is ``full``'s transpose, and is several times
+        cheaper than that sort once the rows hold a large share of the entries (a large batch).
+        """
+        slot = torch.full((self.num_cols,), -1, dtype=torch.int64)
+        slot[columns] = torch.arange(len(columns))
+        new_col = slot[self.indices]
+        keep = new_col >= 0
+        kept_before = torch.zeros(self.nnz + 1, dtype=torch.int64)
+        torch.cumsum(keep, 0, out=kept_before[1:])
+        return CsrBlock(kept_before[self.indptr], new_col[keep], self.values[keep], len(columns))
+
     def transpose(self) -> "CsrBlock":
         """The ``[cols, rows]`` transpose, built with one stable sort of the column ids (vectorised).
 

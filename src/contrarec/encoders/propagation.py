@@ -113,9 +113,22 @@ class _SubBlocks:
         if key not in self.transposed:
             ui, iu = self.get(graph)
             p = self.plan
-            self.transposed[key] = (graph.item_user if p.users is None else ui.transpose(),
-                                    graph.user_item if p.items is None else iu.transpose())
+            self.transposed[key] = (_transpose_of_rows(ui, graph.item_user, p.users),
+                                    _transpose_of_rows(iu, graph.user_item, p.items))
         return self.transposed[key]
+
+
+def _transpose_of_rows(sub: CsrBlock, full_t: CsrBlock, rows: torch.Tensor | None) -> CsrBlock:
+    """``sub``ᵀ, where ``sub`` holds ``rows`` of a block whose transpose is ``full_t``.
+
+    A sort of ``sub``'s entries, or (sorted distinct rows covering over an eighth of the entries, as in
+    a large batch) a sort-free column filter of ``full_t``.
+    """
+    if rows is None:
+        return full_t
+    if sub.nnz * 8 > full_t.nnz and bool((rows[1:] > rows[:-1]).all()):
+        return full_t.select_columns(rows)
+    return sub.transpose()
 
 
 def _forward_view(view: PropagationView, user0: torch.Tensor, item0: torch.Tensor, plan: _Plan,

@@ -11,7 +11,7 @@ from pydantic import Field
 from contrarec.data.batches import Batch
 from contrarec.objectives.alignment_uniformity import DirectAULoss
 from contrarec.objectives.bpr import l2_regularization
-from contrarec.recipes.graph_base import GraphRecallModel, GraphSettings, graph_recipe
+from contrarec.recipes.graph_base import GraphRecallModel, GraphSettings, dense_unique, gather_rows, graph_recipe
 
 
 class DirectAUGraphConfig(GraphSettings):
@@ -42,12 +42,13 @@ class DirectAUGraphModel(GraphRecallModel):
 
     def compute_loss(self, batch: Batch) -> dict[str, torch.Tensor]:
         """``{"total", "align", "uniform", "reg"}``."""
-        users, user_pos = torch.unique(batch.users, return_inverse=True)  # [u], [B]
-        items, item_pos = torch.unique(batch.items, return_inverse=True)  # [i], [B]
-        out = self.encoder(self.graph, users, items)
-        terms = self.loss(out.user[user_pos], out.item[item_pos])  # [B, D] pairs
         enc = self.encoder
-        reg = self.config.l2 * l2_regularization(enc.user_weight[batch.users], enc.item_weight[batch.items])
+        users, user_pos = dense_unique(batch.users, enc.user_weight.shape[0])  # [u], [B]
+        items, item_pos = dense_unique(batch.items, enc.item_weight.shape[0])  # [i], [B]
+        out = enc(self.graph, users, items)
+        terms = self.loss(gather_rows(out.user, user_pos), gather_rows(out.item, item_pos))  # [B, D] pairs
+        reg = self.config.l2 * l2_regularization(gather_rows(enc.user_weight, batch.users),
+                                                  gather_rows(enc.item_weight, batch.items))
         return {"total": terms["total"] + reg, "align": terms["align"], "uniform": terms["uniform"], "reg": reg}
 
 

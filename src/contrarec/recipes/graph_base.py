@@ -54,16 +54,40 @@ class BatchRows(NamedTuple):
     positive_pos: torch.Tensor
 
     @classmethod
-    def of(cls, batch: Batch) -> "BatchRows":
-        """Rows of a batch with ``[B, M]`` negatives."""
+    def of(cls, batch: Batch, num_users: int, num_items: int) -> "BatchRows":
+        """Rows of a batch with ``[B, M]`` negatives, ids below ``num_users`` / ``num_items``."""
         if batch.negatives is None:
             raise ValueError("graph recipes need sampled negatives (batch.negatives is None)")
-        users, user_pos = torch.unique(batch.users, return_inverse=True)
+        users, user_pos = dense_unique(batch.users, num_users)
         both = torch.cat([batch.items, batch.negatives.reshape(-1)])
-        items, pos = torch.unique(both, return_inverse=True)
+        items, pos = dense_unique(both, num_items)
         size = len(batch.items)
-        positive_pos = torch.unique(pos[:size])
+        positive_pos, _ = dense_unique(pos[:size], len(items))
         return cls(users, items, user_pos, pos[:size], pos[size:].view_as(batch.negatives), positive_pos)
+
+
+def dense_unique(ids: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``torch.unique(ids, return_inverse=True)`` for ids in ``[0, size)``, by a presence mask (no sort).
+
+    Returns:
+        ``([u] sorted distinct ids, [n] position of each id among them)``. O(size + n): a batch's
+        distinct rows in a few hundred microseconds where sorting 50k ids takes ~10 ms.
+    """
+    present = torch.zeros(size, dtype=torch.bool)
+    present[ids] = True
+    distinct = present.nonzero().squeeze(1)
+    slot = torch.empty(size, dtype=torch.long)
+    slot[distinct] = torch.arange(len(distinct))
+    return distinct, slot[ids]
+
+
+def gather_rows(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``table[index]`` for an index of any shape, as ``index_select`` (``[*index.shape, D]``).
+
+    The backward of ``index_select`` is an ``index_add_`` into a zeroed table; that of ``table[index]``
+    is an accumulating ``index_put_``, which sorts the index first (~3× slower on a 16k batch).
+    """
+    return table.index_select(0, index.reshape(-1)).view(*index.shape, table.shape[-1])
 
 
 class GraphRecallModel(RecallModel):
@@ -92,9 +116,9 @@ class GraphRecallModel(RecallModel):
 
     def bpr_loss(self, out: PropagationOutput, rows: BatchRows) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
         """BPR on the readout rows of the batch; returns the loss and ``(u [B, D], i [B, D], j [B, M, D])``."""
-        u = out.user[rows.user_pos]  # [B, D]
-        i = out.item[rows.item_pos]  # [B, D]
-        j = out.item[rows.neg_pos]  # [B, M, D]
+        u = gather_rows(out.user, rows.user_pos)  # [B, D]
+        i = gather_rows(out.item, rows.item_pos)  # [B, D]
+        j = gather_rows(out.item, rows.neg_pos)  # [B, M, D]
         pos = (u * i).sum(-1)  # [B]
         neg = torch.einsum("bd,bmd->bm", u, j)  # [B, M]
         return self.bpr(pos, neg), (u, i, j)
@@ -102,9 +126,13 @@ class GraphRecallModel(RecallModel):
     def layer0_l2(self, batch: Batch) -> torch.Tensor:
         """LightGCN's penalty ``λ (||e⁰_u||² + ||e⁰_i||² + ||e⁰_j||²) / 2B`` on the batch's layer-0 rows."""
         enc = self.encoder
-        negatives = enc.item_weight[batch.negatives.reshape(-1)]  # [B·M, D]
-        return self.config.l2 * l2_regularization(enc.user_weight[batch.users], enc.item_weight[batch.items],
-                                                  negatives)
+        negatives = gather_rows(enc.item_weight, batch.negatives.reshape(-1))  # [B·M, D]
+        return self.config.l2 * l2_regularization(gather_rows(enc.user_weight, batch.users),
+                                                  gather_rows(enc.item_weight, batch.items), negatives)
+
+    def batch_rows(self, batch: Batch) -> BatchRows:
+        """The batch's distinct rows (see :class:`BatchRows`)."""
+        return BatchRows.of(batch, self.encoder.user_weight.shape[0], self.encoder.item_weight.shape[0])
 
     def _clean(self) -> tuple[torch.Tensor, torch.Tensor]:
         enc = self.encoder

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from contrarec.data.batches import Batch
-from contrarec.recipes.graph_base import BatchRows, GraphRecallModel, GraphSettings, graph_recipe
+from contrarec.recipes.graph_base import GraphRecallModel, GraphSettings, graph_recipe
 
 
 class LightGCNConfig(GraphSettings):
@@ -24,7 +24,7 @@ class LightGCNModel(GraphRecallModel):
 
     def compute_loss(self, batch: Batch) -> dict[str, torch.Tensor]:
         """``{"total", "bpr", "reg"}``."""
-        rows = BatchRows.of(batch)
+        rows = self.batch_rows(batch)
         out = self.encoder(self.graph, rows.users, rows.items)
         bpr, _ = self.bpr_loss(out, rows)
         reg = self.layer0_l2(batch)

@@ -20,7 +20,7 @@ from contrarec.encoders.graph import BipartiteGraph
 from contrarec.encoders.propagation import PropagationView
 from contrarec.objectives.infonce import info_nce_between_views
 from contrarec.recipes.base import Recipe
-from contrarec.recipes.graph_base import BatchRows, GraphRecallModel, GraphSettings, graph_recipe
+from contrarec.recipes.graph_base import GraphRecallModel, GraphSettings, graph_recipe
 from contrarec.views.graph_views import (GraphView, edge_dropout, embedding_feature_masks, node_dropout,
                                          random_walk)
 
@@ -87,7 +87,7 @@ class SGLModel(GraphRecallModel):
 
     def compute_loss(self, batch: Batch) -> dict[str, torch.Tensor]:
         """``{"total", "bpr", "ssl", "reg"}``."""
-        cfg, rows = self.config, BatchRows.of(batch)
+        cfg, rows = self.config, self.batch_rows(batch)
         if self.views is None:
             self.views = self.draw_views(self.generator)
         clean, view1, view2 = self.encoder.propagate([PropagationView(self.graph), *self.views], rows.users,

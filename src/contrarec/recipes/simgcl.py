@@ -63,7 +63,7 @@ class SimGCLModel(GraphRecallModel):
 
     def compute_loss(self, batch: Batch) -> dict[str, torch.Tensor]:
         """``{"total", "bpr", "ssl", "reg"}``."""
-        cfg, rows = self.config, BatchRows.of(batch)
+        cfg, rows = self.config, self.batch_rows(batch)
         noisy = PropagationView(self.graph, noise_eps=cfg.noise_eps)
         clean, view1, view2 = self.encoder.propagate([PropagationView(self.graph), noisy, noisy],
                                                      rows.users, rows.items, self.generator)
@@ -94,7 +94,7 @@ class XSimGCLModel(GraphRecallModel):
 
     def compute_loss(self, batch: Batch) -> dict[str, torch.Tensor]:
         """``{"total", "bpr", "ssl", "reg"}``."""
-        cfg, rows = self.config, BatchRows.of(batch)
+        cfg, rows = self.config, self.batch_rows(batch)
         out = self.encoder(self.graph, rows.users, rows.items, noise_eps=cfg.noise_eps, generator=self.generator,
                            tap_layer=cfg.contrast_layer)
         bpr, (u, i, _) = self.bpr_loss(out, rows)

@@ -8,6 +8,7 @@ rows, and ``torch.optim.SparseAdam`` ("lazy Adam") updates only those rows' mome
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -23,6 +24,11 @@ class DenseSparseOptimizer:
 
     def __init__(self, dense: torch.optim.Optimizer | None, sparse: torch.optim.Optimizer) -> None:
         self.parts = {"dense": dense, "sparse": sparse}
+
+    @property
+    def param_groups(self) -> list[dict[str, Any]]:
+        """Every part's parameter groups (for the learning-rate schedule)."""
+        return [g for opt in self.parts.values() if opt is not None for g in opt.param_groups]
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear every part's gradients."""
@@ -63,3 +69,30 @@ def make_optimizer(model: nn.Module, lr: float, weight_decay: float) -> torch.op
     if not sparse:
         return adamw
     return DenseSparseOptimizer(adamw, torch.optim.SparseAdam(sparse, lr=lr))
+
+
+def lr_factor(step: int, total_steps: int, schedule: str, warmup_steps: int = 0, min_ratio: float = 0.0) -> float:
+    """The learning rate at ``step`` (0-based) of ``total_steps`` as a share of the peak (a pure function).
+
+    ``warmup_steps`` rise linearly from ``1 / warmup_steps`` to 1; after them ``constant`` stays at 1,
+    ``linear`` falls linearly and ``cosine`` along half a cosine to ``min_ratio`` at the last step.
+    """
+    if warmup_steps > 0 and step < warmup_steps:
+        return (step + 1) / warmup_steps
+    if schedule == "constant":
+        return 1.0
+    span = max(total_steps - 1 - warmup_steps, 1)
+    progress = min(max(step - warmup_steps, 0) / span, 1.0)
+    if schedule == "linear":
+        shape = 1.0 - progress
+    elif schedule == "cosine":
+        shape = 0.5 * (1.0 + math.cos(math.pi * progress))
+    else:
+        raise ValueError(f"unknown lr schedule {schedule!r}; expected constant, linear or cosine")
+    return min_ratio + (1.0 - min_ratio) * shape
+
+
+def set_lr(optimizer: torch.optim.Optimizer | DenseSparseOptimizer, lr: float) -> None:
+    """Set every parameter group's learning rate."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr

@@ -16,7 +16,7 @@ from contrarec.data.batches import InteractionBatches
 from contrarec.model import RecallModel
 from contrarec.train.checkpoint import load_checkpoint, save_checkpoint
 from contrarec.train.distributed import DistributedContext, EpochBatches
-from contrarec.train.optim import make_optimizer
+from contrarec.train.optim import lr_factor, make_optimizer, set_lr
 from contrarec.train.progress import EpochProgress
 
 Evaluator = Callable[[RecallModel], dict[str, float]]
@@ -127,12 +127,18 @@ class Trainer:
         self.model.on_epoch_start(epoch, _epoch_generator(cfg.seed, epoch))
         sums: dict[str, float] = {}
         steps = examples = 0
+        per_epoch = len(self.batches)
+        warmup = round(cfg.warmup_epochs * per_epoch)
+        scheduled = cfg.lr_schedule != "constant" or warmup > 0  # the step index alone sets the lr (resumable)
         start = time.perf_counter()
         with EpochProgress(len(self.batches), epoch, enabled=cfg.progress and self.dist.is_main) as bar:
             for step, batch in enumerate(self.batches.epoch(epoch)):
                 terms = self.loss_forward(batch)
                 _check_finite(terms, epoch, step, self.model)
                 if self.optimizer is not None:
+                    if scheduled:
+                        set_lr(self.optimizer, cfg.lr * lr_factor(epoch * per_epoch + step, cfg.epochs * per_epoch,
+                                                                  cfg.lr_schedule, warmup, cfg.min_lr_ratio))
                     self.optimizer.zero_grad(set_to_none=True)
                     terms["total"].backward()
                     self.optimizer.step()
