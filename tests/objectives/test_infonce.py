@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from contrarec.negatives.corrections import (apply_log_q, mask_accidental_hits, mask_all_but_hardest,
+from contrarec.negatives.corrections import (accidental_hits, apply_log_q, mask_accidental_hits, mask_all_but_hardest,
                                              mixture_log_q)
 from contrarec.objectives.infonce import InfoNCELoss, info_nce_between_views
 
@@ -64,6 +64,25 @@ def test_accidental_hit_mask_keeps_positive_and_masks_duplicates():
     assert out[0, 0] == 0 and out[2, 2] == 0
     assert out[0, 2] < -1e30 and out[2, 0] < -1e30
     assert out[1, 0] == 0
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_accidental_hit_pairs_equal_the_dense_comparison(seed):
+    g = torch.Generator().manual_seed(seed)
+    columns = torch.randint(0, 6, (11,), generator=g)  # many repeats
+    positive = torch.randperm(11, generator=g)[:7]  # rows' positive columns, anywhere (gathered keys)
+    rows_ids = columns[positive]
+    dense = rows_ids.unsqueeze(1) == columns.unsqueeze(0)
+    dense[torch.arange(7), positive] = False
+    rows, cols = accidental_hits(rows_ids, columns, positive)
+    assert sorted(zip(rows.tolist(), cols.tolist())) == sorted(map(tuple, dense.nonzero().tolist()))
+    logits = torch.randn(7, 11, generator=g)
+    before = logits.clone()
+    out = mask_accidental_hits(logits, rows_ids, columns, positive_columns=positive)
+    assert torch.equal(logits, before)  # not in place by default
+    assert torch.equal(out < -1e30, dense) and torch.equal(out[~dense], before[~dense])
+    same = mask_accidental_hits(logits, rows_ids, columns, positive_columns=positive, inplace=True)
+    assert same.data_ptr() == logits.data_ptr() and torch.equal(same, out)
 
 
 def test_log_q_lowers_popular_columns_and_changes_loss_direction():

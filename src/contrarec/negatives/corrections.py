@@ -32,7 +32,7 @@ def apply_log_q(logits: torch.Tensor, column_log_q: torch.Tensor) -> torch.Tenso
 
 
 def mask_accidental_hits(logits: torch.Tensor, row_ids: torch.Tensor, column_ids: torch.Tensor,
-                         positive_columns: torch.Tensor | None = None) -> torch.Tensor:
+                         positive_columns: torch.Tensor | None = None, inplace: bool = False) -> torch.Tensor:
     """Mask negatives that are the row's own positive item (an "accidental hit").
 
     Entry ``(b, c)`` is masked when ``column_ids[c] == row_ids[b]`` and ``c`` is not the row's positive
@@ -43,15 +43,37 @@ def mask_accidental_hits(logits: torch.Tensor, row_ids: torch.Tensor, column_ids
         row_ids: ``[B]`` id of each row's positive item.
         column_ids: ``[C]`` item id of each column.
         positive_columns: ``[B]`` index of each row's positive column (default ``arange(B)``).
+        inplace: write into ``logits`` (a tensor the caller owns, e.g. fresh from a matmul) instead of a copy.
 
     Returns:
         ``[B, C]`` logits with accidental hits set to a large negative value.
     """
-    same = row_ids.unsqueeze(1) == column_ids.unsqueeze(0)  # [B, C]
     if positive_columns is None:
         positive_columns = torch.arange(logits.shape[0], device=logits.device)
-    same[torch.arange(logits.shape[0], device=logits.device), positive_columns] = False
-    return logits.masked_fill(same, masked_value(logits.dtype))
+    rows, cols = accidental_hits(row_ids, column_ids, positive_columns)
+    out = logits if inplace else logits.clone()
+    return out.index_put_((rows, cols), torch.tensor(masked_value(logits.dtype), dtype=logits.dtype))
+
+
+def accidental_hits(row_ids: torch.Tensor, column_ids: torch.Tensor,
+                    positive_columns: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``([h], [h])`` row and column of every ``(b, c)`` with ``column_ids[c] == row_ids[b]``, c not b's positive.
+
+    One sort of the ``C`` column ids and two binary searches per row: O((B + C) log C + hits) instead of a
+    ``[B, C]`` comparison, which costs as much as the score matrix itself.
+    """
+    order = torch.argsort(column_ids)
+    sorted_ids = column_ids[order].contiguous()
+    row_ids = row_ids.to(sorted_ids.dtype).contiguous()
+    first = torch.searchsorted(sorted_ids, row_ids)
+    counts = torch.searchsorted(sorted_ids, row_ids, right=True) - first  # [B] columns with the row's id
+    total = int(counts.sum())
+    rows = torch.repeat_interleave(torch.arange(len(row_ids), device=row_ids.device), counts, output_size=total)
+    starts = torch.cumsum(counts, 0) - counts
+    within = torch.arange(total, device=row_ids.device) - torch.repeat_interleave(starts, counts, output_size=total)
+    cols = order[torch.repeat_interleave(first, counts, output_size=total) + within]
+    keep = cols != positive_columns[rows]
+    return rows[keep], cols[keep]
 
 
 def mask_all_but_hardest(logits: torch.Tensor, num_hard: int,

@@ -6,11 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from contrarec.negatives.corrections import (
-    apply_log_q,
-    mask_accidental_hits,
-    mask_all_but_hardest,
-)
+from contrarec.negatives.corrections import mask_accidental_hits, mask_all_but_hardest
 
 
 def _check_temperature(temperature: float | torch.Tensor) -> None:
@@ -101,13 +97,17 @@ class InfoNCELoss(nn.Module):
                              f"{tuple(query.shape)} at rows {positive_offset}..{positive_offset + num_queries - 1}")
         labels = torch.arange(num_queries, device=query.device) + positive_offset  # [B] positive columns
         keys = key if extra_keys is None else torch.cat([key, extra_keys], dim=0)  # [C, D], C = B + M
-        logits = query @ keys.T / temperature  # [B, D] @ [D, C] -> [B, C]
-        if key_log_q is not None:
+        scaled = query / temperature  # [B, D]: dividing the queries, not the [B, C] scores
+        if key_log_q is not None:  # s / τ - log q in one GEMM with a broadcast bias
             log_q = key_log_q if extra_keys is None else torch.cat([key_log_q, _need(extra_log_q, "extra_log_q")])
-            logits = apply_log_q(logits, log_q)
-        if key_ids is not None:
+            if log_q.shape != (keys.shape[0],):
+                raise ValueError(f"log q has shape {tuple(log_q.shape)}, expected [{keys.shape[0]}]")
+            logits = torch.addmm(-log_q.to(scaled.dtype), scaled, keys.T)  # [B, C]
+        else:
+            logits = scaled @ keys.T  # [B, D] @ [D, C] -> [B, C]
+        if key_ids is not None:  # the logits are this function's own: masked in place
             ids = key_ids if extra_keys is None else torch.cat([key_ids, _need(extra_ids, "extra_ids")])
-            logits = mask_accidental_hits(logits, key_ids[labels], ids, positive_columns=labels)
+            logits = mask_accidental_hits(logits, key_ids[labels], ids, positive_columns=labels, inplace=True)
         if self.num_hard_negatives is not None:
             logits = mask_all_but_hardest(logits, self.num_hard_negatives, positive_columns=labels)
         loss = F.cross_entropy(logits, labels, reduction="none")  # [B]
@@ -115,9 +115,10 @@ class InfoNCELoss(nn.Module):
             if all_queries is None and key.shape[0] != num_queries:
                 raise ValueError("the symmetric term with gathered keys needs all_queries (every worker's queries)")
             columns, rev_labels = (query, labels - positive_offset) if all_queries is None else (all_queries, labels)
-            reverse = key[labels] @ columns.T / temperature  # [B, D] @ [D, B'] -> [B, B'], B' = B or W·B
+            reverse = (key[labels] / temperature) @ columns.T  # [B, D] @ [D, B'] -> [B, B'], B' = B or W·B
             if query_ids is not None:
-                reverse = mask_accidental_hits(reverse, query_ids[rev_labels], query_ids, positive_columns=rev_labels)
+                reverse = mask_accidental_hits(reverse, query_ids[rev_labels], query_ids, positive_columns=rev_labels,
+                                               inplace=True)
             loss = torch.cat([loss, F.cross_entropy(reverse, rev_labels, reduction="none")])
         if self.reduction == "none":
             return loss
