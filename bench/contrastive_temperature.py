@@ -36,7 +36,7 @@ def main() -> None:
     args = parser.parse_args()
     for norm in (s.strip().lower() == "true" for s in args.normalize.split(",")):
         for tau in (float(t) for t in args.temperatures.split(",")):
-            model = {"use_features": False, "dim": 64, "temperature": tau, "normalize": norm}
+            model = {"use_features": False, "dim": 64, "temperature": tau, "normalize": norm, "sparse_embeddings": True}
             train = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
                      "eval_every": args.epochs, "patience": 0}
             try:

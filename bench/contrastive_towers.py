@@ -11,7 +11,7 @@ Parts:
     ``one``    a single configuration (for tuning): ``--recipe``, ``--model '{json}'``, ``--train '{json}'``.
 
 Every row is test-picked (no validation split on these data sets; the LightGCN/BARS protocol) and
-says so. Runs use one thread; see ``bench/_contrastive.py``.
+says so. Runs use every core unless ``$CONTRAREC_BENCH_THREADS`` says otherwise; see ``bench/_contrastive.py``.
 
 Usage::
 
@@ -31,7 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _contrastive import parse_json_arg, run_one  # noqa: E402
 
 BENCHMARK = "contrastive_towers"
-ID_ONLY = {"use_features": False, "dim": 64, "normalize": True}
+# Sparse id tables (SparseAdam on the batch's rows): the dense AdamW over the full tables was a third of a step.
+ID_ONLY = {"use_features": False, "dim": 64, "normalize": True, "sparse_embeddings": True}
 
 # The best settings found by the small test-set sweeps recorded in bench/results/contrastive_towers.jsonl.
 BEST = {
@@ -48,17 +49,20 @@ def part_best(dataset: str) -> None:
 
 
 def part_batch(dataset: str, epochs: int, two_tower_sizes: list[int], moco_sizes: list[int],
-               queue_size: int) -> None:
-    """The recall-vs-batch-size curve of in-batch two-tower and of moco with a fixed queue."""
+               queue_size: int, momentum: float) -> None:
+    """The recall-vs-batch-size curve of in-batch two-tower and of moco with a fixed queue.
+
+    ``momentum`` 0 is the cross-batch variant (CBNS): the queue holds the online tower's detached keys.
+    """
     base = {**ID_ONLY, "temperature": 0.1}
     for bs in two_tower_sizes:
         run_one(BENCHMARK, dataset, "two-tower", base, {"epochs": epochs, "batch_size": bs, "lr": 5e-3,
                                                         "eval_every": epochs, "patience": 0},
                 tag=f"batch-{bs}", extra={"part": "batch"})
     for bs in moco_sizes:
-        run_one(BENCHMARK, dataset, "moco", {**base, "queue_size": queue_size, "momentum": 0.99},
+        run_one(BENCHMARK, dataset, "moco", {**base, "queue_size": queue_size, "momentum": momentum},
                 {"epochs": epochs, "batch_size": bs, "lr": 5e-3, "eval_every": epochs, "patience": 0},
-                tag=f"batch-{bs}-queue-{queue_size}", extra={"part": "batch"})
+                tag=f"batch-{bs}-queue-{queue_size}-m{momentum}", extra={"part": "batch"})
 
 
 def main() -> None:
@@ -74,12 +78,13 @@ def main() -> None:
     parser.add_argument("--two-tower-sizes", default="256,1024,4096")
     parser.add_argument("--moco-sizes", default="256,1024")
     parser.add_argument("--queue-size", type=int, default=4096)
+    parser.add_argument("--momentum", type=float, default=0.99, help="moco key-tower momentum (0 = CBNS)")
     args = parser.parse_args()
     if args.part == "best":
         part_best(args.dataset)
     elif args.part == "batch":
         part_batch(args.dataset, args.epochs, [int(x) for x in args.two_tower_sizes.split(",") if x],
-                   [int(x) for x in args.moco_sizes.split(",") if x], args.queue_size)
+                   [int(x) for x in args.moco_sizes.split(",") if x], args.queue_size, args.momentum)
     else:
         run_one(BENCHMARK, args.dataset, args.recipe, {**ID_ONLY, **parse_json_arg(args.model)},
                 parse_json_arg(args.train), tag=args.tag, extra={"part": "tune"}, resume=args.resume)

@@ -9,6 +9,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from contrarec.config import ConfigError
@@ -23,7 +24,7 @@ err_console = Console(stderr=True)
 
 
 def _fail(message: str, code: int = 2) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)  # [a, b] is text, not markup
     raise typer.Exit(code)
 
 
@@ -92,7 +93,7 @@ def train(
     if resume and config is None and (out / "config.yaml").exists():
         config = out / "config.yaml"
     cfg = load_config(config, overrides)
-    run = train_run(cfg, out, resume=resume, log=lambda m: console.print(m, highlight=False))
+    run = train_run(cfg, out, resume=resume, log=lambda m: console.print(m, highlight=False, markup=False))
     if run.final is None:  # a non-zero rank of a torchrun job: rank 0 reports
         return
     keys = [k for k in run.final["test"] if "@" in k and "_" not in k]

@@ -71,6 +71,14 @@ def test_unknown_recipe_and_bad_data_source(tmp_path):
     assert result.exit_code == 2 and "not found" in result.output
 
 
+def test_error_messages_keep_their_brackets(tmp_path):
+    result = runner.invoke(app, ["train", "--out", str(tmp_path / "z"), "--set", "data.synthetic_interactions=100"],
+                           env={"COLUMNS": "300"})
+    assert result.exit_code == 2
+    assert "[num_users * min_per_user, num_users * num_items / 2]" in result.output  # not eaten as markup
+    assert not (tmp_path / "z" / "checkpoints").exists()
+
+
 def test_recipes_lists_every_recipe():
     from contrarec.recipes.catalog import RECIPES
 
