@@ -39,6 +39,18 @@ def test_resume_reaches_the_same_result(tmp_path, tiny_split):
     assert resumed.final["test"] == pytest.approx(full.final["test"])
     lines = (tmp_path / "part" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(x)["epoch"] for x in lines] == [0, 1, 2, 3]
+    assert [r["epoch"] for r in resumed.fit.history] == [0, 1, 2, 3]  # the epochs before the resume too
+
+
+def test_test_picked_epoch_may_come_from_before_a_resume(tmp_path, tiny_split):
+    sets = ("train.patience=0", "eval.eval_test_every_epoch=true")
+    train_run(_cfg("train.epochs=2", *sets), tmp_path / "r", split=tiny_split, log=lambda m: None)
+    resumed = train_run(_cfg("train.epochs=2", *sets), tmp_path / "r", split=tiny_split, resume=True,
+                        log=lambda m: None)  # nothing left to train: the picked epoch is an earlier one
+    rows = [json.loads(x) for x in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
+    best = max(rows, key=lambda r: r["test"]["recall@20"])
+    assert resumed.final["test_picked"]["epoch"] == best["epoch"]
+    assert resumed.final["test_picked"]["recall@20"] == best["test"]["recall@20"]
 
 
 def test_nan_loss_stops_with_clear_message_and_keeps_checkpoint(tmp_path, tiny_split, monkeypatch):

@@ -117,6 +117,12 @@ class Trainer:
                 if ln.strip() and json.loads(ln)["epoch"] <= last_epoch]
         self.metrics_path.write_text("".join(k + "\n" for k in keep))
 
+    def _earlier_rows(self) -> list[dict]:
+        """The metric lines of the epochs before a resume (kept by :meth:`_truncate_metrics`)."""
+        if not self.metrics_path.exists():
+            return []
+        return [json.loads(ln) for ln in self.metrics_path.read_text().splitlines() if ln.strip()]
+
     # ----------------------------------------------------------------------------------- loop
     def _train_epoch(self, epoch: int) -> tuple[dict[str, float], float, int]:
         cfg = self.config
@@ -170,7 +176,7 @@ class Trainer:
         elif self.metrics_path.exists() and self.dist.is_main:
             self.metrics_path.unlink()
         began = time.perf_counter()
-        history, stopped = [], False
+        history, stopped = self._earlier_rows() if start_epoch else [], False  # a resumed run's whole history
         epoch = start_epoch - 1
         for epoch in range(start_epoch, cfg.epochs):
             losses, seconds, examples = self._train_epoch(epoch)
