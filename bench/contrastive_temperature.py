@@ -2,10 +2,11 @@
 
 For each τ in 0.05 → 1.0 and normalize ∈ {true, false}: Recall@20 / NDCG@20 (test-picked, no validation
 split) and the alignment and uniformity of the trained embeddings (the evaluator's diagnostics, on a
-fixed sample of training pairs, computed on normalised embeddings either way). The claim under test: a
-small τ focuses the loss on hard negatives (better alignment, worse uniformity), a large τ spreads it
-(more uniform), and normalisation keeps training stable across τ (Wang & Liu, CVPR 2021; Wang & Isola,
-ICML 2020). Few epochs per point (shared 2-core machine): the trend, not converged numbers.
+fixed sample of training pairs, computed on normalised embeddings either way). The claims under test: a
+small τ focuses the loss on hard negatives, pushing near neighbours apart (more uniform, less aligned), a
+large τ spreads it and tolerates them (more aligned, less uniform), and normalisation keeps training stable
+across τ (Wang & Liu, CVPR 2021; Wang & Isola, ICML 2020). Few epochs per point: the trend, not converged
+numbers.
 
 Usage::
 

@@ -37,9 +37,9 @@ ID_ONLY = {"use_features": False, "dim": 64, "normalize": True, "sparse_embeddin
 # The best settings found by the small test-set sweeps recorded in bench/results/contrastive_towers.jsonl.
 BEST = {
     "yelp2018": ("two-tower", {**ID_ONLY, "temperature": 0.1, "num_uniform_negatives": 1024},
-                 {"epochs": 12, "batch_size": 2048, "lr": 5e-3, "eval_every": 2, "patience": 3}),
+                 {"epochs": 20, "batch_size": 2048, "lr": 5e-3, "eval_every": 2, "patience": 3, "max_minutes": 30}),
     "gowalla": ("two-tower", {**ID_ONLY, "temperature": 0.1, "num_uniform_negatives": 1024},
-                {"epochs": 12, "batch_size": 2048, "lr": 5e-3, "eval_every": 2, "patience": 3}),
+                {"epochs": 20, "batch_size": 2048, "lr": 5e-3, "eval_every": 2, "patience": 3, "max_minutes": 30}),
 }
 
 

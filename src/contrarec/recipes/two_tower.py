@@ -48,8 +48,9 @@ class TwoTowerConfig(TowerSettings):
 
     Temperature and hard negatives: the gradient of InfoNCE on negative j is proportional to its softmax
     weight ``exp(s_j / τ) / Σ exp(s / τ)``, so a small τ concentrates the loss on the hardest (highest
-    scoring) negatives and a large τ spreads it evenly, favouring uniformity over hard-negative focus
-    (Wang & Liu, "Understanding the Behaviour of Contrastive Loss", CVPR 2021). ``num_hard_negatives``
+    scoring) negatives, pushing near neighbours apart (more uniform, less aligned), and a large τ spreads
+    it evenly, tolerating near neighbours (better aligned, less uniform) (Wang & Liu, "Understanding the
+    Behaviour of Contrastive Loss", CVPR 2021). ``num_hard_negatives``
     is the hard version: only the top-k negatives of each row stay in the softmax.
     """
 
