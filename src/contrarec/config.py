@@ -55,6 +55,8 @@ class TrainConfig(Strict):
     seed: int = Field(0, description="seed for init, batches and augmentations")
     eval_every: int = Field(1, ge=1, description="validate every this many epochs")
     patience: int = Field(5, ge=0, description="early stop after this many evaluations without gain (0 = off)")
+    min_epochs: int = Field(0, ge=0, description="never stop early before this many epochs (graph contrastive "
+                            "recipes dip for a few epochs after the first before they climb)")
     select_metric: str = Field("recall@20", description="validation metric for early stopping / best checkpoint")
     threads: int | None = Field(None, ge=1, description="torch intra-op threads (None = torch default)")
     max_minutes: float | None = Field(None, gt=0, description="stop after this wall time (checkpointed)")

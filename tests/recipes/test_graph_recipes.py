@@ -89,7 +89,11 @@ def test_defaults_are_the_papers():
     dau = get_recipe("directau-graph").parse_config({})
     assert (dau.gamma, dau.num_layers, dau.l2) == (2.0, 3, 0.0)
     for name in ("lightgcn", "sgl-nd", "simgcl", "xsimgcl", "directau-graph"):
-        assert get_recipe(name).train_defaults == {"batch_size": 2048, "lr": 1e-3}
+        assert get_recipe(name).train_defaults == {"batch_size": 2048, "lr": 1e-3, "min_epochs": 10}
+    from contrarec.config import load_config
+
+    assert load_config(None, ["recipe=xsimgcl"]).train.min_epochs == 10
+    assert load_config(None, ["recipe=xsimgcl", "train.min_epochs=2"]).train.min_epochs == 2  # the user's wins
 
 
 def test_eval_cache_follows_the_parameters(split):

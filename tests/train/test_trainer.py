@@ -107,3 +107,18 @@ def test_cosine_schedule_decays_to_the_floor_and_resumes_exactly(tmp_path, tiny_
     for k in a:
         torch.testing.assert_close(a[k], b[k])
     assert resumed.final["test"] == pytest.approx(full.final["test"])
+
+
+def test_min_epochs_holds_off_early_stopping(tmp_path, tiny_split, monkeypatch):
+    from contrarec.train import trainer as trainer_module
+
+    curve = [0.5, 0.1, 0.1, 0.1, 0.6, 0.1, 0.1, 0.1, 0.1, 0.1]  # a dip after the first epoch, then a climb
+    scores = iter(curve)
+    monkeypatch.setattr(trainer_module.Trainer, "_evaluate", lambda self: {"valid": {"recall@20": next(scores)}})
+    plain = train_run(_cfg("train.epochs=10", "train.patience=2"), tmp_path / "a", split=tiny_split,
+                      log=lambda m: None)
+    assert plain.fit.stopped_early and plain.fit.epochs_run == 3 and plain.fit.best_epoch == 0
+    scores = iter(curve)
+    held = train_run(_cfg("train.epochs=10", "train.patience=2", "train.min_epochs=5"), tmp_path / "b",
+                     split=tiny_split, log=lambda m: None)
+    assert held.fit.best_epoch == 4 and held.fit.epochs_run == 7 and held.fit.stopped_early

@@ -216,7 +216,7 @@ class Trainer:
         if improved:
             save_checkpoint(self.ckpt_dir / "best.pt", state)
         save_checkpoint(self.ckpt_dir / "last.pt", state)
-        if cfg.patience and bad_evals >= cfg.patience:
+        if cfg.patience and bad_evals >= cfg.patience and epoch + 1 >= cfg.min_epochs:
             self.log(f"early stop at epoch {epoch}: no gain in {select} for {bad_evals} evaluations")
             return best, bad_evals, True
         if cfg.max_minutes is not None and (time.perf_counter() - began) / 60 > cfg.max_minutes:
