@@ -129,6 +129,8 @@ def test_bad_arguments_are_refused():
         InfoNCELoss()(q, torch.randn(3, 3), temperature=0.1)
     with pytest.raises(ValueError, match="reduction"):
         InfoNCELoss(reduction="avg")
+    with pytest.raises(ValueError, match=r"log q has shape \(3,\), expected \[2\]"):
+        InfoNCELoss()(q, q, temperature=0.1, key_log_q=torch.zeros(3))
 
 
 def test_gradients_flow_to_both_sides():

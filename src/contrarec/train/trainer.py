@@ -13,6 +13,7 @@ import torch
 
 from contrarec.config import TrainConfig
 from contrarec.data.batches import InteractionBatches
+from contrarec.io import atomic_write_text
 from contrarec.model import RecallModel
 from contrarec.train.checkpoint import load_checkpoint, save_checkpoint
 from contrarec.train.distributed import DistributedContext, EpochBatches
@@ -98,30 +99,28 @@ class Trainer:
             "bad_evals": bad_evals,
         }
 
-    def _restore(self) -> tuple[int, dict, int]:
+    def _restore(self) -> tuple[int, dict, int, list[dict]]:
         state = load_checkpoint(self.ckpt_dir / "last.pt")
         self.model.load_state_dict(state["model"])
         self.model.load_extra_state(state["extra"])
         if self.optimizer and state["optimizer"]:
             self.optimizer.load_state_dict(state["optimizer"])
         epoch = int(state["epoch"])
-        self._truncate_metrics(epoch)
+        earlier = self._truncate_metrics(epoch)
         self.log(f"resumed from {self.ckpt_dir / 'last.pt'} after epoch {epoch}")
-        return epoch + 1, dict(state["best"]), int(state["bad_evals"])
+        return epoch + 1, dict(state["best"]), int(state["bad_evals"]), earlier
 
-    def _truncate_metrics(self, last_epoch: int) -> None:
-        """Drop metric lines written after the checkpointed epoch (an interrupted epoch's)."""
+    def _truncate_metrics(self, last_epoch: int) -> list[dict]:
+        """Drop metric lines written after the checkpointed epoch (an interrupted epoch's); returns the kept rows.
+
+        Only rank 0 keeps the file; other workers get ``[]``.
+        """
         if not self.metrics_path.exists() or not self.dist.is_main:
-            return
-        keep = [ln for ln in self.metrics_path.read_text().splitlines()
-                if ln.strip() and json.loads(ln)["epoch"] <= last_epoch]
-        self.metrics_path.write_text("".join(k + "\n" for k in keep))
-
-    def _earlier_rows(self) -> list[dict]:
-        """The metric lines of the epochs before a resume (kept by :meth:`_truncate_metrics`)."""
-        if not self.metrics_path.exists():
             return []
-        return [json.loads(ln) for ln in self.metrics_path.read_text().splitlines() if ln.strip()]
+        rows = [json.loads(ln) for ln in self.metrics_path.read_text().splitlines() if ln.strip()]
+        keep = [r for r in rows if r["epoch"] <= last_epoch]
+        atomic_write_text(self.metrics_path, "".join(json.dumps(r) + "\n" for r in keep))
+        return keep
 
     # ----------------------------------------------------------------------------------- loop
     def _train_epoch(self, epoch: int) -> tuple[dict[str, float], float, int]:
@@ -170,13 +169,13 @@ class Trainer:
         """Train until ``epochs``, early stopping or ``max_minutes``; returns the best validation metrics."""
         cfg = self.config
         self.ckpt_dir.mkdir(parents=True, exist_ok=True)
-        start_epoch, best, bad_evals = 0, {}, 0
+        start_epoch, best, bad_evals, history = 0, {}, 0, []
         if resume and (self.ckpt_dir / "last.pt").exists():
-            start_epoch, best, bad_evals = self._restore()
+            start_epoch, best, bad_evals, history = self._restore()  # history: the epochs before the resume
         elif self.metrics_path.exists() and self.dist.is_main:
             self.metrics_path.unlink()
         began = time.perf_counter()
-        history, stopped = self._earlier_rows() if start_epoch else [], False  # a resumed run's whole history
+        stopped = False
         epoch = start_epoch - 1
         for epoch in range(start_epoch, cfg.epochs):
             losses, seconds, examples = self._train_epoch(epoch)
