@@ -47,6 +47,7 @@ def train_epochs(name, data, epochs=3, batch_size=64, lr=1e-2, **raw):
 CASES = [
     ("moco", {"queue_size": 128}),
     ("moco", {"queue_size": 64, "momentum": 0.0, "num_uniform_negatives": 8}),
+    ("moco", {"queue_size": 64, "momentum": 0.0, "refresh_queue": True}),
     ("swav", {"num_prototypes": 16}),
     ("swav", {"num_prototypes": 16, "pair": "item-item"}),
     ("directau", {}),
@@ -93,6 +94,24 @@ def test_moco_masks_queue_entries_of_the_rows_own_item(tiny):
         assert float(model.compute_loss(batch)["total"]) == pytest.approx(plain, abs=1e-6)  # own item masked
         model.queue.enqueue(model.encode_item(torch.tensor([7])), torch.tensor([7]), torch.zeros(1))
         assert float(model.compute_loss(batch)["total"]) > plain + 1e-3
+
+
+@pytest.mark.parametrize("refresh", [False, True])
+def test_moco_refreshed_queue_pushes_the_queued_items_apart(tiny, refresh):
+    _, _, model = build("moco", tiny, queue_size=8, momentum=0.0, refresh_queue=refresh, log_q=False)
+    model.train()
+    queued = torch.tensor([5, 6, 7])
+    model.queue.enqueue(model.encode_item(queued).detach(), queued, torch.zeros(3))
+    batch = Batch(users=torch.tensor([0, 1]), items=torch.tensor([3, 4]), item_log_q=torch.zeros(2))
+    model.compute_loss(batch)["total"].backward()
+    grad_rows = model.item_tower.id_embedding.weight.grad.abs().sum(dim=1)  # [N]
+    assert bool((grad_rows[queued] > 0).all()) == refresh
+    assert bool((grad_rows[[3, 4]] > 0).all())  # the batch's own items learn either way
+
+
+def test_moco_refresh_queue_refuses_a_momentum_tower(tiny):
+    with pytest.raises(ConfigError, match="refresh_queue.*momentum=0"):
+        build("moco", tiny, refresh_queue=True)
 
 
 def test_moco_queue_and_momentum_tower_are_checkpointed(tiny):

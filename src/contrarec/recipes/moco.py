@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import torch
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from contrarec.data.batches import Batch
 from contrarec.data.interactions import Interactions
@@ -24,6 +24,16 @@ class MocoConfig(TwoTowerConfig):
     momentum_end: float | None = Field(None, ge=0, le=1, description="raise m to this value along a half "
                                        "cosine over momentum_steps (None = constant m)")
     momentum_steps: int = Field(10000, ge=1, description="length of the momentum schedule in steps")
+    refresh_queue: bool = Field(False, description="re-encode the queued items with the online item tower at "
+                                "every step, with gradient: the queue then picks which items are negatives "
+                                "and they are pushed apart too (cheap for ID towers; needs momentum=0)")
+
+    @model_validator(mode="after")
+    def _refresh_needs_no_momentum(self) -> "MocoConfig":
+        if self.refresh_queue and (self.momentum > 0 or self.momentum_end is not None):
+            raise ValueError("refresh_queue=true re-encodes the queue with the online item tower, so no "
+                             "momentum tower is used: set momentum=0 (and no momentum_end)")
+        return self
 
 
 class MocoModel(TwoTowerModel):
@@ -39,7 +49,14 @@ class MocoModel(TwoTowerModel):
     Queue entries were drawn like positives (by popularity p), so their logQ uses the same proposal as
     in-batch keys; queue entries holding the row's own item are masked (accidental hits, via the queue's
     ids). After each optimizer step the momentum tower is updated (θ_k ← m θ_k + (1−m) θ_q) and the
-    batch's keys are enqueued. He et al., CVPR 2020 (https://arxiv.org/abs/1911.05722); Zhou et al.,
+    batch's keys are enqueued.
+
+    Stored keys are constants: the users see Q more negatives, but the item tower is pushed apart only by
+    the in-batch columns. For an ID item tower, which (unlike an image encoder) shares nothing between
+    items, that leaves the item table poorly spread. ``refresh_queue`` re-encodes the queued ids with the
+    online item tower at every step, with gradient, so every queue entry is repelled as well; the queue
+    then only decides *which* items are negatives (recent positives, i.e. drawn by popularity, with the
+    same logQ). Re-encoding Q ids is a row gather for an ID tower. He et al., CVPR 2020 (https://arxiv.org/abs/1911.05722); Zhou et al.,
     CLRec, KDD 2021 (https://arxiv.org/abs/2005.12964); Wang et al., CBNS, SIGIR 2021
     (https://arxiv.org/abs/2110.15154).
     """
@@ -72,7 +89,7 @@ class MocoModel(TwoTowerModel):
             parts_k.append(self.encode_item(batch.uniform_items))  # [M, D]
             parts_id.append(batch.uniform_items)
             parts_lp.append(self._log_p[batch.uniform_items])
-        parts_k.append(queued.embeddings)
+        parts_k.append(self.encode_item(queued.ids) if cfg.refresh_queue else queued.embeddings)  # [Q', D]
         parts_id.append(queued.ids)
         parts_lp.append(queued.log_p)
         extra_keys, extra_ids, extra_lp = torch.cat(parts_k), torch.cat(parts_id), torch.cat(parts_lp)
