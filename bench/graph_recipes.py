@@ -37,6 +37,10 @@ PUBLISHED = {
     ("yelp2018", "xsimgcl"): (0.0723, 0.0604),
 }
 
+#: The train settings each result line carries.
+RECORDED_TRAIN_KEYS = ("batch_size", "lr", "lr_schedule", "warmup_epochs", "min_lr_ratio", "seed", "epochs",
+                       "patience", "eval_every")
+
 
 def wall_to_epoch(events_path: Path, epoch: int) -> float:
     """Seconds of wall time (summed over resumed sessions) until ``epoch`` was evaluated."""
@@ -100,7 +104,7 @@ def main() -> None:
     anchor = PUBLISHED.get((args.dataset, args.recipe))
     record("graph_recipes", dataset=args.dataset, recipe=args.recipe, selection=args.selection,
            params={"model": config.model, "train": {k: v for k, v in config.train.model_dump().items()
-                                                    if k in ("batch_size", "lr", "seed", "epochs", "patience")},
+                                                    if k in RECORDED_TRAIN_KEYS},
                    "data": {"valid_ratio": config.data.valid_ratio}},
            metrics=metrics, epochs=len(rows), sec_per_epoch=round(sec_per_epoch, 2),
            wall_s=round(wall_to_epoch(events, epoch), 1) if epoch is not None else None,

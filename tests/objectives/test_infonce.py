@@ -9,8 +9,9 @@ from contrarec.negatives.corrections import (accidental_hits, apply_log_q, mask_
 from contrarec.objectives.infonce import InfoNCELoss, info_nce_between_views
 
 
-def slow_infonce(q, k, tau, log_q=None, ids=None, extra=None, extra_ids=None, extra_log_q=None):
-    """Loop reference straight from the formula: -log softmax over (batch keys + extra keys)."""
+def slow_infonce(q, k, tau, log_q=None, ids=None, extra=None, extra_ids=None, extra_log_q=None, in_batch=True):
+    """Loop reference straight from the formula: -log softmax over (batch keys + extra keys); without
+    ``in_batch`` the other rows' keys are left out (sampled softmax)."""
     keys = k if extra is None else torch.cat([k, extra])
     all_ids = None if ids is None else (ids if extra is None else torch.cat([ids, extra_ids]))
     all_lq = None if log_q is None else (log_q if extra is None else torch.cat([log_q, extra_log_q]))
@@ -20,6 +21,8 @@ def slow_infonce(q, k, tau, log_q=None, ids=None, extra=None, extra_ids=None, ex
         for c in range(keys.shape[0]):
             if all_ids is not None and c != b and all_ids[c] == ids[b]:
                 continue
+            if not in_batch and c < k.shape[0] and c != b:
+                continue
             s = float(q[b] @ keys[c]) / tau
             if all_lq is not None:
                 s -= float(all_lq[c])
@@ -27,6 +30,26 @@ def slow_infonce(q, k, tau, log_q=None, ids=None, extra=None, extra_ids=None, ex
         pos = float(q[b] @ keys[b]) / tau - (float(all_lq[b]) if all_lq is not None else 0.0)
         total += -(pos - math.log(sum(math.exp(t) for t in terms)))
     return total / q.shape[0]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_sampled_softmax_without_in_batch_negatives_matches_slow_loop(seed):
+    g = torch.Generator().manual_seed(seed)
+    q, k = F.normalize(torch.randn(5, 4, generator=g), dim=-1), F.normalize(torch.randn(5, 4, generator=g), dim=-1)
+    extra = F.normalize(torch.randn(4, 4, generator=g), dim=-1)
+    ids, extra_ids = torch.tensor([3, 1, 3, 2, 5]), torch.tensor([1, 9, 3, 3])
+    log_q, extra_log_q = torch.log(torch.rand(5, generator=g) + 0.1), torch.log(torch.rand(4, generator=g) + 0.1)
+    loss = InfoNCELoss(in_batch_negatives=False)
+    got = loss(q, k, temperature=0.3, key_ids=ids, key_log_q=log_q, extra_keys=extra, extra_ids=extra_ids,
+               extra_log_q=extra_log_q)
+    want = slow_infonce(q, k, 0.3, log_q, ids, extra, extra_ids, extra_log_q, in_batch=False)
+    assert float(got) == pytest.approx(want, rel=1e-5)
+    with_batch = slow_infonce(q, k, 0.3, log_q, ids, extra, extra_ids, extra_log_q)
+    assert float(got) < with_batch  # fewer negatives in every row's softmax
+    with pytest.raises(ValueError, match="extra_keys"):
+        loss(q, k, temperature=0.3)
+    with pytest.raises(ValueError, match="symmetric"):
+        InfoNCELoss(symmetric=True, in_batch_negatives=False)
 
 
 def test_hand_worked_two_by_two():

@@ -45,6 +45,7 @@ def train_epochs(name, data, epochs=3, batch_size=64, lr=1e-2, **raw):
 
 
 CASES = [
+    ("two-tower", {"in_batch_negatives": False, "num_uniform_negatives": 32}),
     ("moco", {"queue_size": 128}),
     ("moco", {"queue_size": 64, "momentum": 0.0, "num_uniform_negatives": 8}),
     ("moco", {"queue_size": 64, "momentum": 0.0, "refresh_queue": True}),
@@ -107,6 +108,11 @@ def test_moco_refreshed_queue_pushes_the_queued_items_apart(tiny, refresh):
     grad_rows = model.item_tower.id_embedding.weight.grad.abs().sum(dim=1)  # [N]
     assert bool((grad_rows[queued] > 0).all()) == refresh
     assert bool((grad_rows[[3, 4]] > 0).all())  # the batch's own items learn either way
+
+
+def test_two_tower_sampled_softmax_needs_uniform_negatives(tiny):
+    with pytest.raises(ConfigError, match="num_uniform_negatives >= 1"):
+        build("two-tower", tiny, in_batch_negatives=False)
 
 
 def test_moco_refresh_queue_refuses_a_momentum_tower(tiny):

@@ -38,6 +38,9 @@ class InfoNCELoss(nn.Module):
         symmetric: also add the item→query direction (columns as rows, over the batch only) and
             average the two.
         num_hard_negatives: keep only this many hardest negatives per row (None = all).
+        in_batch_negatives: False = sampled softmax (YoutubeDNN, Covington et al., RecSys 2016): each row's
+            columns are its own positive and the extra negatives only, ``[B, 1 + M]``; the other rows'
+            positives are not negatives. Needs ``extra_keys``; not with ``symmetric``.
         reduction: ``"mean" | "sum" | "none"``.
 
     Example:
@@ -48,8 +51,10 @@ class InfoNCELoss(nn.Module):
     """
 
     def __init__(self, symmetric: bool = False, num_hard_negatives: int | None = None,
-                 reduction: str = "mean") -> None:
+                 reduction: str = "mean", in_batch_negatives: bool = True) -> None:
         super().__init__()
+        if symmetric and not in_batch_negatives:
+            raise ValueError("the symmetric term needs in-batch negatives (in_batch_negatives=True)")
         if reduction not in ("mean", "sum", "none"):
             raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
         if num_hard_negatives is not None and num_hard_negatives < 1:
@@ -57,6 +62,7 @@ class InfoNCELoss(nn.Module):
         self.symmetric = symmetric
         self.num_hard_negatives = num_hard_negatives
         self.reduction = reduction
+        self.in_batch_negatives = in_batch_negatives
 
     def forward(self, query: torch.Tensor, key: torch.Tensor, *, temperature: float | torch.Tensor,
                 key_ids: torch.Tensor | None = None, key_log_q: torch.Tensor | None = None,
@@ -96,18 +102,14 @@ class InfoNCELoss(nn.Module):
             raise ValueError(f"gathered key {tuple(key.shape)} must hold the positives of query "
                              f"{tuple(query.shape)} at rows {positive_offset}..{positive_offset + num_queries - 1}")
         labels = torch.arange(num_queries, device=query.device) + positive_offset  # [B] positive columns
-        keys = key if extra_keys is None else torch.cat([key, extra_keys], dim=0)  # [C, D], C = B + M
         scaled = query / temperature  # [B, D]: dividing the queries, not the [B, C] scores
-        if key_log_q is not None:  # s / τ - log q in one GEMM with a broadcast bias
-            log_q = key_log_q if extra_keys is None else torch.cat([key_log_q, _need(extra_log_q, "extra_log_q")])
-            if log_q.shape != (keys.shape[0],):
-                raise ValueError(f"log q has shape {tuple(log_q.shape)}, expected [{keys.shape[0]}]")
-            logits = torch.addmm(-log_q.to(scaled.dtype), scaled, keys.T)  # [B, C]
+        if not self.in_batch_negatives:
+            logits = _sampled_softmax_logits(scaled, key[labels], key_ids, key_log_q, extra_keys, extra_ids,
+                                             extra_log_q, labels)  # [B, 1 + M]
+            labels = torch.zeros_like(labels)
         else:
-            logits = scaled @ keys.T  # [B, D] @ [D, C] -> [B, C]
-        if key_ids is not None:  # the logits are this function's own: masked in place
-            ids = key_ids if extra_keys is None else torch.cat([key_ids, _need(extra_ids, "extra_ids")])
-            logits = mask_accidental_hits(logits, key_ids[labels], ids, positive_columns=labels, inplace=True)
+            logits = _in_batch_logits(scaled, key, key_ids, key_log_q, extra_keys, extra_ids, extra_log_q,
+                                      labels)  # [B, C]
         if self.num_hard_negatives is not None:
             logits = mask_all_but_hardest(logits, self.num_hard_negatives, positive_columns=labels)
         loss = F.cross_entropy(logits, labels, reduction="none")  # [B]
@@ -129,6 +131,47 @@ def _need(value: torch.Tensor | None, name: str) -> torch.Tensor:
     if value is None:
         raise ValueError(f"{name} is required when extra_keys are given together with ids / log_q for the batch")
     return value
+
+
+def _in_batch_logits(scaled: torch.Tensor, key: torch.Tensor, key_ids: torch.Tensor | None,
+                     key_log_q: torch.Tensor | None, extra_keys: torch.Tensor | None,
+                     extra_ids: torch.Tensor | None, extra_log_q: torch.Tensor | None,
+                     labels: torch.Tensor) -> torch.Tensor:
+    """``[B, C]`` corrected logits over every key (then the extra keys), accidental hits masked."""
+    keys = key if extra_keys is None else torch.cat([key, extra_keys], dim=0)  # [C, D], C = B + M
+    if key_log_q is not None:  # s / τ - log q in one GEMM with a broadcast bias
+        log_q = key_log_q if extra_keys is None else torch.cat([key_log_q, _need(extra_log_q, "extra_log_q")])
+        if log_q.shape != (keys.shape[0],):
+            raise ValueError(f"log q has shape {tuple(log_q.shape)}, expected [{keys.shape[0]}]")
+        logits = torch.addmm(-log_q.to(scaled.dtype), scaled, keys.T)  # [B, C]
+    else:
+        logits = scaled @ keys.T  # [B, D] @ [D, C] -> [B, C]
+    if key_ids is not None:  # the logits are this function's own: masked in place
+        ids = key_ids if extra_keys is None else torch.cat([key_ids, _need(extra_ids, "extra_ids")])
+        logits = mask_accidental_hits(logits, key_ids[labels], ids, positive_columns=labels, inplace=True)
+    return logits
+
+
+def _sampled_softmax_logits(scaled: torch.Tensor, positives: torch.Tensor, key_ids: torch.Tensor | None,
+                            key_log_q: torch.Tensor | None, extra_keys: torch.Tensor | None,
+                            extra_ids: torch.Tensor | None, extra_log_q: torch.Tensor | None,
+                            labels: torch.Tensor) -> torch.Tensor:
+    """``[B, 1 + M]``: column 0 is each row's positive, then the M extra negatives (hits masked, logQ)."""
+    extra = _need(extra_keys, "extra_keys")
+    pos = (scaled * positives).sum(dim=-1, keepdim=True)  # [B, 1]
+    if key_log_q is not None:
+        lq = _need(extra_log_q, "extra_log_q")
+        if lq.shape != (extra.shape[0],):
+            raise ValueError(f"extra log q has shape {tuple(lq.shape)}, expected [{extra.shape[0]}]")
+        negatives = torch.addmm(-lq.to(scaled.dtype), scaled, extra.T)  # [B, M]
+        pos = pos - key_log_q[labels].to(scaled.dtype)[:, None]
+    else:
+        negatives = scaled @ extra.T  # [B, D] @ [D, M] -> [B, M]
+    if key_ids is not None:
+        no_positive = torch.full_like(labels, -1)  # none of these columns is a row's positive
+        negatives = mask_accidental_hits(negatives, key_ids[labels], _need(extra_ids, "extra_ids"),
+                                         positive_columns=no_positive, inplace=True)
+    return torch.cat([pos, negatives], dim=1)
 
 
 def info_nce_between_views(view_a: torch.Tensor, view_b: torch.Tensor, temperature: float) -> torch.Tensor:

@@ -95,7 +95,8 @@ class MocoModel(TwoTowerModel):
         extra_keys, extra_ids, extra_lp = torch.cat(parts_k), torch.cat(parts_id), torch.cat(parts_lp)
         key_log_q = extra_log_q = None
         if cfg.log_q:
-            popular_draws = len(g.keys) + len(self.queue)  # B in-batch + Q' queued, both drawn by popularity
+            in_batch = len(g.keys) if cfg.in_batch_negatives else 0
+            popular_draws = in_batch + len(self.queue)  # B in-batch + Q' queued, both drawn by popularity
             num_uniform = 0 if batch.uniform_items is None else len(batch.uniform_items)
             key_log_q = mixture_log_q(g.key_log_p, popular_draws, num_uniform, self.num_items)
             extra_log_q = mixture_log_q(extra_lp, popular_draws, num_uniform, self.num_items)

@@ -6,7 +6,7 @@ import math
 from typing import Literal
 
 import torch
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from contrarec.config import Strict
 from contrarec.data.batches import Batch
@@ -61,11 +61,20 @@ class TwoTowerConfig(TowerSettings):
     log_q: bool = Field(True, description="logQ popularity correction (Yi et al. 2019)")
     mask_accidental_hits: bool = True
     num_uniform_negatives: int = Field(0, ge=0, description="M extra uniform negatives per batch (mixed)")
+    in_batch_negatives: bool = Field(True, description="the batch's other positives are negatives; false = "
+                                     "sampled softmax over the M uniform negatives only (YoutubeDNN)")
     symmetric: bool = Field(False, description="add the item->user InfoNCE term")
     num_hard_negatives: int | None = Field(None, ge=1, description="keep only the k hardest negatives")
     negatives: Literal["global", "local"] = Field(
         "global", description="distributed runs: global = every worker's in-batch items are negatives "
         "(as one process with the global batch); local = each worker's own batch only")
+
+    @model_validator(mode="after")
+    def _sampled_softmax_needs_samples(self) -> "TwoTowerConfig":
+        if not self.in_batch_negatives and (self.num_uniform_negatives < 1 or self.symmetric):
+            raise ValueError("in_batch_negatives=false leaves only the uniform negatives: set "
+                             "num_uniform_negatives >= 1 (and symmetric=false)")
+        return self
 
 
 class TowerPairModel(RecallModel):
@@ -115,7 +124,8 @@ class TwoTowerModel(TowerPairModel):
         super().__init__(config, train)
         self.log_tau = torch.nn.Parameter(torch.tensor(math.log(config.temperature)),
                                           requires_grad=config.learn_temperature)
-        self.loss_fn = InfoNCELoss(symmetric=config.symmetric, num_hard_negatives=config.num_hard_negatives)
+        self.loss_fn = InfoNCELoss(symmetric=config.symmetric, num_hard_negatives=config.num_hard_negatives,
+                                   in_batch_negatives=config.in_batch_negatives)
 
     @property
     def temperature(self) -> torch.Tensor:
@@ -137,7 +147,8 @@ class TwoTowerModel(TowerPairModel):
             extra_keys = self.encode_item(batch.uniform_items)  # [M, D]
             extra_ids = batch.uniform_items
         if cfg.log_q:
-            B, M = len(g.keys), 0 if batch.uniform_items is None else len(batch.uniform_items)
+            B = len(g.keys) if cfg.in_batch_negatives else 0  # popularity-drawn negatives per row
+            M = 0 if batch.uniform_items is None else len(batch.uniform_items)
             key_log_q = mixture_log_q(g.key_log_p, B, M, self.num_items) if M else in_batch_log_q(g.key_log_p, B)
             if M:
                 extra_log_q = mixture_log_q(self._log_p[batch.uniform_items], B, M, self.num_items)
