@@ -56,9 +56,10 @@ class MocoModel(TwoTowerModel):
     items, that leaves the item table poorly spread. ``refresh_queue`` re-encodes the queued ids with the
     online item tower at every step, with gradient, so every queue entry is repelled as well; the queue
     then only decides *which* items are negatives (recent positives, i.e. drawn by popularity, with the
-    same logQ). Re-encoding Q ids is a row gather for an ID tower. He et al., CVPR 2020 (https://arxiv.org/abs/1911.05722); Zhou et al.,
-    CLRec, KDD 2021 (https://arxiv.org/abs/2005.12964); Wang et al., CBNS, SIGIR 2021
-    (https://arxiv.org/abs/2110.15154).
+    same logQ). Re-encoding Q ids is a row gather for an ID tower.
+
+    He et al., CVPR 2020 (https://arxiv.org/abs/1911.05722); Zhou et al., CLRec, KDD 2021
+    (https://arxiv.org/abs/2005.12964); Wang et al., CBNS, SIGIR 2021 (https://arxiv.org/abs/2110.15154).
     """
 
     def __init__(self, config: MocoConfig, train: Interactions) -> None:
