@@ -18,6 +18,7 @@ RUNS = [
     ("item2item", ["model.window=3"]),
     ("two-tower+item-ssl", ["model.masking=cfm", "model.ssl_batch_size=64"]),
     ("two-tower+user-ssl", ["model.ssl_batch_size=64"]),
+    ("ccl", ["model.num_uniform_negatives=64", "model.margin=0.5", "model.negative_weight=10"]),
 ]
 
 

@@ -56,6 +56,8 @@ CASES = [
     ("two-tower+item-ssl", {"masking": "rfm"}),
     ("two-tower+item-ssl", {"masking": "cfm"}),
     ("two-tower+user-ssl", {"masking": "dropout", "history_augment": "crop"}),
+    ("ccl", {"num_uniform_negatives": 32, "margin": 0.3, "negative_weight": 5.0}),
+    ("ccl", {"num_uniform_negatives": 16, "in_batch_negatives": True}),
 ]
 
 
@@ -191,3 +193,19 @@ def test_user_ssl_history_bag_feeds_the_user_tower(tiny):
         before = model.encode_query(u)
         model.history.table.weight.mul_(3.0)
         assert not torch.allclose(model.encode_query(u), before)
+
+
+def test_ccl_masks_the_rows_own_item_among_the_negatives(tiny):
+    _, _, model = build("ccl", tiny, num_uniform_negatives=2, margin=-1.0, negative_weight=1.0)
+    users, items = torch.tensor([0, 1]), torch.tensor([3, 4])
+    batch = Batch(users=users, items=items, item_log_q=torch.zeros(2), uniform_items=torch.tensor([3, 5]))
+    q, k = model.encode_query(users), model.encode_item(torch.tensor([3, 4, 5]))
+    # margin -1: every valid negative counts with cos + 1; row 0's column "item 3" is its own positive
+    want = ((1 - (q[0] * k[0]).sum()) + (q[0] @ k[2] + 1)
+            + (1 - (q[1] * k[1]).sum()) + ((q[1] @ k[0] + 1) + (q[1] @ k[2] + 1)) / 2) / 2
+    assert float(model.compute_loss(batch)["total"]) == pytest.approx(float(want), rel=1e-5)
+
+
+def test_ccl_refuses_unnormalised_towers():
+    with pytest.raises(ConfigError, match="normalize"):
+        get_recipe("ccl").parse_config({"normalize": False})

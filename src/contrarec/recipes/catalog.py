@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from contrarec.recipes import bpr_mf, ials, item_item, popularity, two_tower
+from contrarec.recipes import bpr_mf, ccl, ials, item_item, popularity, two_tower
 from contrarec.recipes import directau, directau_graph, item2item, moco, ssl_two_tower, swav
 from contrarec.recipes import lightgcn, sgl, simgcl
 from contrarec.recipes.base import Recipe
@@ -28,6 +28,7 @@ _ALL: list[Recipe] = [
     item2item.RECIPE,
     ssl_two_tower.ITEM_SSL,
     ssl_two_tower.USER_SSL,
+    ccl.RECIPE,
 ]
 
 RECIPES: dict[str, Recipe] = {r.name: r for r in _ALL}

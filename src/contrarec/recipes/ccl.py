@@ -1,0 +1,77 @@
+"""``ccl``: cosine towers trained with SimpleX's cosine contrastive loss over many uniform negatives.
+
+Shape legend: B batch, M uniform negatives shared by the batch, D dim.
+"""
+
+from __future__ import annotations
+
+import torch
+from pydantic import Field, model_validator
+
+from contrarec.data.batches import Batch
+from contrarec.data.interactions import Interactions
+from contrarec.objectives.ccl import CosineContrastiveLoss
+from contrarec.recipes.base import Recipe
+from contrarec.recipes.two_tower import TowerPairModel, TowerSettings
+
+
+class CCLConfig(TowerSettings):
+    """Settings of ``ccl`` (defaults: SimpleX's, Mao et al. CIKM 2021: margin 0.9, weight 150, 1000 negatives)."""
+
+    margin: float = Field(0.9, ge=-1, lt=1, description="negatives below this cosine get no gradient")
+    negative_weight: float = Field(150.0, ge=0, description="weight w of the mean negative term")
+    num_uniform_negatives: int = Field(1000, ge=1, description="M uniform negatives shared by the batch")
+    in_batch_negatives: bool = Field(False, description="the batch's other positives are negatives too")
+    mask_accidental_hits: bool = Field(True, description="a column holding the row's own positive is "
+                                       "not a negative")
+
+    @model_validator(mode="after")
+    def _cosine_only(self) -> "CCLConfig":
+        if not self.normalize:
+            raise ValueError("ccl scores are cosines: normalize must stay true")
+        return self
+
+
+class CCLModel(TowerPairModel):
+    r"""User and item towers scored by cosine, trained with :class:`~contrarec.objectives.ccl.CosineContrastiveLoss`.
+
+    The negatives of row b are the M uniform items of the batch (and, with ``in_batch_negatives``, the other
+    rows' positives); one ``[B, D] x [D, M]`` product scores them all. SimpleX draws 1000 negatives per
+    row; sharing them across the batch keeps the cost one matrix product.
+    """
+
+    config: CCLConfig
+
+    def __init__(self, config: CCLConfig, train: Interactions) -> None:
+        super().__init__(config, train)
+        self.loss_fn = CosineContrastiveLoss(config.margin, config.negative_weight)
+
+    def compute_loss(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """``{"total", "ccl"}``."""
+        cfg = self.config
+        if batch.uniform_items is None:
+            raise ValueError("ccl needs uniform negatives (batch.uniform_items is None)")
+        query = self.encode_query(batch.users)  # [B, D]
+        key = self.encode_item(batch.items)  # [B, D]
+        negative_ids = batch.uniform_items  # [M]
+        negative_keys = self.encode_item(negative_ids)  # [M, D]
+        if cfg.in_batch_negatives:
+            negative_ids = torch.cat([batch.items, negative_ids])  # [B + M]
+            negative_keys = torch.cat([key, negative_keys])
+        scores = query @ negative_keys.T  # [B, B + M] or [B, M]
+        valid = None
+        if cfg.mask_accidental_hits or cfg.in_batch_negatives:
+            valid = negative_ids.unsqueeze(0) != batch.items.unsqueeze(1)  # [B, ·] a row's own item is no negative
+        loss = self.loss_fn((query * key).sum(-1), scores, valid)
+        return {"total": loss, "ccl": loss}
+
+
+RECIPE = Recipe(
+    name="ccl",
+    description="cosine towers, SimpleX's cosine contrastive loss: (1 - cos+) + w * mean relu(cos- - margin)",
+    source="Mao et al. CIKM 2021 (SimpleX, MF-CCL)",
+    config_class=CCLConfig,
+    build_model=CCLModel,
+    batch_options=lambda cfg: {"num_uniform": cfg.num_uniform_negatives},
+    train_defaults={"batch_size": 1024, "lr": 1e-3},
+)
