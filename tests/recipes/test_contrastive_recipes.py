@@ -58,6 +58,7 @@ CASES = [
     ("two-tower+user-ssl", {"masking": "dropout", "history_augment": "crop"}),
     ("ccl", {"num_uniform_negatives": 32, "margin": 0.3, "negative_weight": 5.0}),
     ("ccl", {"num_uniform_negatives": 16, "in_batch_negatives": True}),
+    ("ccl", {"num_uniform_negatives": 32, "history_weight": 0.5, "max_history": 8}),
 ]
 
 
@@ -203,9 +204,26 @@ def test_ccl_masks_the_rows_own_item_among_the_negatives(tiny):
     # margin -1: every valid negative counts with cos + 1; row 0's column "item 3" is its own positive
     want = ((1 - (q[0] * k[0]).sum()) + (q[0] @ k[2] + 1)
             + (1 - (q[1] * k[1]).sum()) + ((q[1] @ k[0] + 1) + (q[1] @ k[2] + 1)) / 2) / 2
-    assert float(model.compute_loss(batch)["total"]) == pytest.approx(float(want), rel=1e-5)
+    assert float(model.compute_loss(batch)["total"].detach()) == pytest.approx(float(want.detach()), rel=1e-5)
 
 
 def test_ccl_refuses_unnormalised_towers():
     with pytest.raises(ConfigError, match="normalize"):
         get_recipe("ccl").parse_config({"normalize": False})
+
+
+def test_ccl_history_mean_mixes_the_users_items_into_the_user_side(tiny):
+    _, cfg, model = build("ccl", tiny, history_weight=0.25, max_history=5, use_features=False)
+    user = int(tiny.users[0])
+    history = model.histories[user]
+    items = history[history >= 0]
+    assert 1 <= len(items) <= 5 and set(items.tolist()) <= set(tiny.items[tiny.users == user].tolist())
+    with torch.no_grad():
+        raw = 0.25 * model.user_tower.id_embedding.weight[user] + 0.75 * model.item_tower.id_embedding.weight[items].mean(0)
+        assert torch.allclose(model.user_embeddings()[user], torch.nn.functional.normalize(raw, dim=0), atol=1e-6)
+        other = int(torch.tensor([i for i in range(tiny.num_items) if i not in set(items.tolist())])[0])
+        before = model.user_embeddings()[user].clone()
+        model.item_tower.id_embedding.weight[other] += 1.0  # an item outside the history changes nothing
+        assert torch.equal(model.user_embeddings()[user], before)
+        model.item_tower.id_embedding.weight[items[0]] += 1.0  # one inside it moves the user
+        assert not torch.allclose(model.user_embeddings()[user], before)

@@ -1,18 +1,21 @@
 """``ccl``: cosine towers trained with SimpleX's cosine contrastive loss over many uniform negatives.
 
-Shape legend: B batch, M uniform negatives shared by the batch, D dim.
+Shape legend: B batch, M uniform negatives shared by the batch, D dim, L history length.
 """
 
 from __future__ import annotations
 
 import torch
 from pydantic import Field, model_validator
+from torch import nn
 
 from contrarec.data.batches import Batch
 from contrarec.data.interactions import Interactions
+from contrarec.encoders.history import padded_histories
 from contrarec.objectives.ccl import CosineContrastiveLoss
 from contrarec.recipes.base import Recipe
 from contrarec.recipes.two_tower import TowerPairModel, TowerSettings
+from contrarec.views.history import PAD
 
 
 class CCLConfig(TowerSettings):
@@ -24,6 +27,9 @@ class CCLConfig(TowerSettings):
     in_batch_negatives: bool = Field(False, description="the batch's other positives are negatives too")
     mask_accidental_hits: bool = Field(True, description="a column holding the row's own positive is "
                                        "not a negative")
+    history_weight: float = Field(1.0, ge=0, le=1, description="g: user = g·e_u + (1-g)·V·mean of the item "
+                                  "embeddings of its history (SimpleX); 1 = no history (MF-CCL)")
+    max_history: int = Field(50, ge=1, description="most recent training items in the history mean")
 
     @model_validator(mode="after")
     def _cosine_only(self) -> "CCLConfig":
@@ -38,6 +44,10 @@ class CCLModel(TowerPairModel):
     The negatives of row b are the M uniform items of the batch (and, with ``in_batch_negatives``, the other
     rows' positives); one ``[B, D] x [D, M]`` product scores them all. SimpleX draws 1000 negatives per
     row; sharing them across the batch keeps the cost one matrix product.
+
+    With ``history_weight`` g < 1 the user side is SimpleX's behaviour aggregation,
+    ``e_u' = g·e_u + (1 − g)·V·(1/|H_u|) Σ_{i∈H_u} e_i``, over the item tower's own id table (so history
+    gradients reach the items) and a linear map V initialised to the identity.
     """
 
     config: CCLConfig
@@ -45,6 +55,34 @@ class CCLModel(TowerPairModel):
     def __init__(self, config: CCLConfig, train: Interactions) -> None:
         super().__init__(config, train)
         self.loss_fn = CosineContrastiveLoss(config.margin, config.negative_weight)
+        self.history_map: nn.Linear | None = None
+        if config.history_weight < 1:
+            histories = padded_histories(train.users, train.items, train.num_users, config.max_history,
+                                         train.timestamps)
+            self.register_buffer("histories", histories, persistent=False)  # [U, L], PAD = -1
+            self.history_map = nn.Linear(config.dim, config.dim, bias=False)
+            nn.init.eye_(self.history_map.weight)
+
+    def encode_query(self, users: torch.Tensor) -> torch.Tensor:
+        """``[B] -> [B, D]``: the user tower, its id embedding mixed with the history mean when g < 1."""
+        if self.history_map is None:
+            return self.user_tower(users)
+        g = self.config.history_weight
+        history = self.histories[users]  # [B, L]
+        valid = (history != PAD).unsqueeze(-1)  # [B, L, 1]
+        items = self.item_tower.id_embedding(history.clamp(min=0)) * valid  # [B, L, D]
+        bag = items.sum(1) / valid.sum(1).clamp(min=1)  # [B, D]
+        mixed = g * self.user_tower.id_embedding(users) + (1 - g) * self.history_map(bag)
+        return self.user_tower(users, id_embedding=mixed)
+
+    @torch.no_grad()
+    def user_embeddings(self) -> torch.Tensor:
+        """``[U, D]``, in chunks (the history mean gathers ``[chunk, L, D]``)."""
+        if self.history_map is None:
+            return super().user_embeddings()
+        device = self.histories.device
+        return torch.cat([self.encode_query(torch.arange(s, min(s + 8192, self.num_users), device=device))
+                          for s in range(0, self.num_users, 8192)])
 
     def compute_loss(self, batch: Batch) -> dict[str, torch.Tensor]:
         """``{"total", "ccl"}``."""
