@@ -59,6 +59,7 @@ CASES = [
     ("ccl", {"num_uniform_negatives": 32, "margin": 0.3, "negative_weight": 5.0}),
     ("ccl", {"num_uniform_negatives": 16, "in_batch_negatives": True}),
     ("ccl", {"num_uniform_negatives": 32, "history_weight": 0.5, "max_history": 8}),
+    ("ccl", {"num_uniform_negatives": 32, "user_dropout": 0.1}),
 ]
 
 
@@ -227,3 +228,16 @@ def test_ccl_history_mean_mixes_the_users_items_into_the_user_side(tiny):
         assert torch.equal(model.user_embeddings()[user], before)
         model.item_tower.id_embedding.weight[items[0]] += 1.0  # one inside it moves the user
         assert not torch.allclose(model.user_embeddings()[user], before)
+
+
+def test_ccl_user_dropout_acts_in_training_only(tiny):
+    _, _, model = build("ccl", tiny, user_dropout=0.5, use_features=False)
+    users = torch.arange(8)
+    model.eval()
+    clean = model.encode_query(users)
+    assert torch.allclose(clean, model.user_embeddings()[:8])
+    model.train()
+    torch.manual_seed(1)
+    dropped = model.encode_query(users)
+    assert not torch.allclose(dropped, clean)
+    assert torch.allclose(dropped.norm(dim=1), torch.ones(8))  # dropped out before the normalisation

@@ -6,6 +6,7 @@ Shape legend: B batch, M uniform negatives shared by the batch, D dim, L history
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from pydantic import Field, model_validator
 from torch import nn
 
@@ -30,6 +31,8 @@ class CCLConfig(TowerSettings):
     history_weight: float = Field(1.0, ge=0, le=1, description="g: user = g·e_u + (1-g)·V·mean of the item "
                                   "embeddings of its history (SimpleX); 1 = no history (MF-CCL)")
     max_history: int = Field(50, ge=1, description="most recent training items in the history mean")
+    user_dropout: float = Field(0.0, ge=0, lt=1, description="dropout on the user vector before it is "
+                                "normalised, in training (SimpleX's net dropout)")
 
     @model_validator(mode="after")
     def _cosine_only(self) -> "CCLConfig":
@@ -64,16 +67,21 @@ class CCLModel(TowerPairModel):
             nn.init.eye_(self.history_map.weight)
 
     def encode_query(self, users: torch.Tensor) -> torch.Tensor:
-        """``[B] -> [B, D]``: the user tower, its id embedding mixed with the history mean when g < 1."""
-        if self.history_map is None:
+        """``[B] -> [B, D]``: the user tower; its id embedding mixed with the history mean when g < 1, and
+        dropped out in training when ``user_dropout`` > 0."""
+        cfg = self.config
+        if self.history_map is None and cfg.user_dropout == 0:
             return self.user_tower(users)
-        g = self.config.history_weight
+        own = self.user_tower.id_embedding(users)  # [B, D]
+        if self.history_map is None:
+            return self.user_tower(users, id_embedding=F.dropout(own, cfg.user_dropout, self.training))
+        g = cfg.history_weight
         history = self.histories[users]  # [B, L]
         valid = (history != PAD).unsqueeze(-1)  # [B, L, 1]
         items = self.item_tower.id_embedding(history.clamp(min=0)) * valid  # [B, L, D]
         bag = items.sum(1) / valid.sum(1).clamp(min=1)  # [B, D]
-        mixed = g * self.user_tower.id_embedding(users) + (1 - g) * self.history_map(bag)
-        return self.user_tower(users, id_embedding=mixed)
+        mixed = g * own + (1 - g) * self.history_map(bag)
+        return self.user_tower(users, id_embedding=F.dropout(mixed, cfg.user_dropout, self.training))
 
     @torch.no_grad()
     def user_embeddings(self) -> torch.Tensor:
