@@ -70,18 +70,14 @@ class CCLModel(TowerPairModel):
         """``[B] -> [B, D]``: the user tower; its id embedding mixed with the history mean when g < 1, and
         dropped out in training when ``user_dropout`` > 0."""
         cfg = self.config
-        if self.history_map is None and cfg.user_dropout == 0:
-            return self.user_tower(users)
-        own = self.user_tower.id_embedding(users)  # [B, D]
-        if self.history_map is None:
-            return self.user_tower(users, id_embedding=F.dropout(own, cfg.user_dropout, self.training))
-        g = cfg.history_weight
-        history = self.histories[users]  # [B, L]
-        valid = (history != PAD).unsqueeze(-1)  # [B, L, 1]
-        items = self.item_tower.id_embedding(history.clamp(min=0)) * valid  # [B, L, D]
-        bag = items.sum(1) / valid.sum(1).clamp(min=1)  # [B, D]
-        mixed = g * own + (1 - g) * self.history_map(bag)
-        return self.user_tower(users, id_embedding=F.dropout(mixed, cfg.user_dropout, self.training))
+        user = self.user_tower.id_embedding(users)  # [B, D]
+        if self.history_map is not None:
+            history = self.histories[users]  # [B, L]
+            valid = (history != PAD).unsqueeze(-1)  # [B, L, 1]
+            items = self.item_tower.id_embedding(history.clamp(min=0)) * valid  # [B, L, D]
+            bag = items.sum(1) / valid.sum(1).clamp(min=1)  # [B, D]
+            user = cfg.history_weight * user + (1 - cfg.history_weight) * self.history_map(bag)
+        return self.user_tower(users, id_embedding=F.dropout(user, cfg.user_dropout, self.training))
 
     @torch.no_grad()
     def user_embeddings(self) -> torch.Tensor:
