@@ -214,19 +214,20 @@ def test_ccl_refuses_unnormalised_towers():
 
 
 def test_ccl_history_mean_mixes_the_users_items_into_the_user_side(tiny):
-    _, cfg, model = build("ccl", tiny, history_weight=0.25, max_history=5, use_features=False)
+    _, _, model = build("ccl", tiny, history_weight=0.25, max_history=5, use_features=False)
     user = int(tiny.users[0])
     history = model.histories[user]
     items = history[history >= 0]
     assert 1 <= len(items) <= 5 and set(items.tolist()) <= set(tiny.items[tiny.users == user].tolist())
+    user_table, item_table = model.user_tower.id_embedding.weight, model.item_tower.id_embedding.weight
     with torch.no_grad():
-        raw = 0.25 * model.user_tower.id_embedding.weight[user] + 0.75 * model.item_tower.id_embedding.weight[items].mean(0)
+        raw = 0.25 * user_table[user] + 0.75 * item_table[items].mean(0)  # V starts at the identity
         assert torch.allclose(model.user_embeddings()[user], torch.nn.functional.normalize(raw, dim=0), atol=1e-6)
-        other = int(torch.tensor([i for i in range(tiny.num_items) if i not in set(items.tolist())])[0])
+        other = next(i for i in range(tiny.num_items) if i not in set(items.tolist()))
         before = model.user_embeddings()[user].clone()
-        model.item_tower.id_embedding.weight[other] += 1.0  # an item outside the history changes nothing
+        item_table[other] += 1.0  # an item outside the history changes nothing
         assert torch.equal(model.user_embeddings()[user], before)
-        model.item_tower.id_embedding.weight[items[0]] += 1.0  # one inside it moves the user
+        item_table[items[0]] += 1.0  # one inside it moves the user
         assert not torch.allclose(model.user_embeddings()[user], before)
 
 
