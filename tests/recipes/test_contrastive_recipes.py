@@ -242,3 +242,19 @@ def test_ccl_user_dropout_acts_in_training_only(tiny):
     dropped = model.encode_query(users)
     assert not torch.allclose(dropped, clean)
     assert torch.allclose(dropped.norm(dim=1), torch.ones(8))  # dropped out before the normalisation
+
+
+@pytest.mark.parametrize("mask_hits", [True, False])
+def test_ccl_in_batch_negatives_skip_the_own_column_and_hits_only_when_masked(tiny, mask_hits):
+    _, _, model = build("ccl", tiny, num_uniform_negatives=1, margin=-1.0, negative_weight=1.0,
+                        in_batch_negatives=True, mask_accidental_hits=mask_hits)
+    users, items = torch.tensor([0, 1]), torch.tensor([3, 3])  # both rows hold item 3
+    batch = Batch(users=users, items=items, item_log_q=torch.zeros(2), uniform_items=torch.tensor([5]))
+    with torch.no_grad():
+        q, k = model.encode_query(users), model.encode_item(torch.tensor([3, 5]))
+        pos = 1 - q @ k[0]  # [2]
+        other = 1 + q @ k[1]  # [2] the uniform item 5, cos + 1 at margin -1
+        hit = 1 + q @ k[0]  # [2] the other row's column holds this row's own item 3
+        negative = other if mask_hits else (other + hit) / 2
+        want = (pos + negative).mean()
+        assert float(model.compute_loss(batch)["total"]) == pytest.approx(float(want), rel=1e-5)

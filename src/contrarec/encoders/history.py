@@ -38,6 +38,17 @@ def padded_histories(users: np.ndarray, items: np.ndarray, num_users: int, max_l
     return torch.from_numpy(out)
 
 
+def mean_of_history(table: nn.Embedding, history: torch.Tensor) -> torch.Tensor:
+    """``[B, D]`` mean of ``table``'s rows over the valid ids of padded ``history [B, L]`` (empty rows: zeros).
+
+    Shared by :class:`HistoryBagEncoder` (its own table) and SimpleX-style aggregation over an item tower's
+    id table (``recipes/ccl.py``).
+    """
+    valid = (history != PAD).unsqueeze(-1)  # [B, L, 1]
+    emb = table(history.clamp(min=0)) * valid.to(table.weight.dtype)  # [B, L, D]
+    return emb.sum(1) / valid.sum(1).clamp(min=1)
+
+
 class HistoryBagEncoder(nn.Module):
     r"""``bag(h) = (1/|h|) Σ_{i∈h} E[i]`` over the valid entries of padded histories.
 
@@ -61,9 +72,7 @@ class HistoryBagEncoder(nn.Module):
 
     def encode(self, history: torch.Tensor) -> torch.Tensor:
         """Mean-pool the valid ids of ``history [B, L]``."""
-        valid = history != PAD  # [B, L]
-        emb = self.table(history.clamp(min=0)) * valid.unsqueeze(-1).to(self.table.weight.dtype)  # [B, L, D]
-        return emb.sum(1) / valid.sum(1, keepdim=True).clamp(min=1)
+        return mean_of_history(self.table, history)
 
     def forward(self, users: torch.Tensor) -> torch.Tensor:
         """Bags of the users' stored histories."""

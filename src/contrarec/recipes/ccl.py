@@ -12,11 +12,10 @@ from torch import nn
 
 from contrarec.data.batches import Batch
 from contrarec.data.interactions import Interactions
-from contrarec.encoders.history import padded_histories
+from contrarec.encoders.history import mean_of_history, padded_histories
 from contrarec.objectives.ccl import CosineContrastiveLoss
 from contrarec.recipes.base import Recipe
 from contrarec.recipes.two_tower import TowerPairModel, TowerSettings
-from contrarec.views.history import PAD
 
 
 class CCLConfig(TowerSettings):
@@ -72,10 +71,7 @@ class CCLModel(TowerPairModel):
         cfg = self.config
         user = self.user_tower.id_embedding(users)  # [B, D]
         if self.history_map is not None:
-            history = self.histories[users]  # [B, L]
-            valid = (history != PAD).unsqueeze(-1)  # [B, L, 1]
-            items = self.item_tower.id_embedding(history.clamp(min=0)) * valid  # [B, L, D]
-            bag = items.sum(1) / valid.sum(1).clamp(min=1)  # [B, D]
+            bag = mean_of_history(self.item_tower.id_embedding, self.histories[users])  # [B, D]
             user = cfg.history_weight * user + (1 - cfg.history_weight) * self.history_map(bag)
         return self.user_tower(users, id_embedding=F.dropout(user, cfg.user_dropout, self.training))
 
@@ -102,8 +98,11 @@ class CCLModel(TowerPairModel):
             negative_keys = torch.cat([key, negative_keys])
         scores = query @ negative_keys.T  # [B, B + M] or [B, M]
         valid = None
-        if cfg.mask_accidental_hits or cfg.in_batch_negatives:
-            valid = negative_ids.unsqueeze(0) != batch.items.unsqueeze(1)  # [B, ·] a row's own item is no negative
+        if cfg.mask_accidental_hits:  # the row's own item is no negative, in whichever column it appears
+            valid = negative_ids.unsqueeze(0) != batch.items.unsqueeze(1)  # [B, ·]
+        elif cfg.in_batch_negatives:  # only the row's own positive column is no negative
+            valid = torch.ones_like(scores, dtype=torch.bool)
+            valid[:, : len(batch.items)].fill_diagonal_(False)
         loss = self.loss_fn((query * key).sum(-1), scores, valid)
         return {"total": loss, "ccl": loss}
 
