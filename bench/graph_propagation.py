@@ -8,8 +8,9 @@ the minimum and median are recorded, because the machine is shared.
 Then the same is timed per training batch for the propagation patterns of the recipes (batch 2048 with one
 negative): ``lightgcn`` (one clean view), ``xsimgcl`` (one noisy view + tapped layer), ``simgcl`` (clean + two
 noisy views), ``sgl-ed`` (clean + two edge-dropped graphs), each with all rows and with the batch's rows only. Last, one full training step of each recipe (sampling,
-loss, backward, AdamW) is timed interleaved with a SELFRec-style step of the same model (``_graph_reference``),
-so that the speed-up is measured under the same machine load.
+loss, backward, AdamW) is timed at its defaults, with its tables in id order (``model.node_order=input``),
+and interleaved with a SELFRec-style step of the same model (``_graph_reference``), so that the speed-ups
+are measured under the same machine load.
 
     .venv/bin/python bench/graph_propagation.py [--rounds 7] [--dataset yelp2018]
 
@@ -172,14 +173,15 @@ def batch_patterns(graph: BipartiteGraph, train_users: np.ndarray, train_items: 
     return cases
 
 
-def train_steps(split, names: list[str]) -> dict[str, Callable]:
-    """One full training step of each recipe at its defaults: sampling, loss, backward, AdamW."""
+def train_steps(split, names: list[str], settings: dict | None = None, label: str = "") -> dict[str, Callable]:
+    """One full training step of each recipe at its defaults (and model ``settings``): sampling, loss,
+    backward, AdamW. Cases are named ``recipe + label``."""
     from contrarec.recipes.catalog import get_recipe
 
     cases = {}
     for name in names:
         recipe = get_recipe(name)
-        cfg = recipe.parse_config({})
+        cfg = recipe.parse_config(dict(settings or {}))
         model = recipe.build_model(cfg, split.train)
         batches = recipe.make_batches(cfg, split.train, recipe.train_defaults["batch_size"], 0)
         opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.0)
@@ -191,27 +193,12 @@ def train_steps(split, names: list[str]) -> dict[str, Callable]:
             opt.zero_grad(set_to_none=True)
             terms["total"].backward()
             opt.step()
-        cases[name] = step
+        cases[name + label] = step
     return cases
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", default="yelp2018")
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--skip-slow", action="store_true", help="skip COO and scipy candidates")
-    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
-    parser.add_argument("--recipes", default="lightgcn,xsimgcl,simgcl,sgl-ed",
-                        help="recipes whose full training step is timed")
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    split = read_lightgcn_split(data_root() / args.dataset)
-    train = split.train.to_csr()
-    graph = normalize_adjacency(train)
-    r_tilde = sp.csr_matrix((graph.user_item.values.numpy(), graph.user_item.indices.numpy(),
-                             graph.user_item.indptr.numpy()), shape=train.shape)
-    square = sp.bmat([[None, r_tilde], [r_tilde.T, None]]).tocsr()
+def time_kernels_and_batches(args, split, graph, r_tilde, square, params: dict) -> None:
+    """The propagation candidates over the full graph, then the recipes' per-batch propagations."""
     num_users = graph.num_users
     candidates: dict[str, Callable] = {"torch.sparse.mm COO, autograd": autograd_full(sparse_tensor(square, "coo")),
                                        "torch.sparse.mm CSR, autograd": autograd_full(sparse_tensor(square, "csr"))}
@@ -241,8 +228,6 @@ def main() -> None:
         if err > 1e-4:
             raise AssertionError(f"{name}: differs from the reference by {err:.2e}")
     times = interleaved({k: (lambda fn=fn: fwd_bwd(fn, e0, grad)) for k, fn in candidates.items()}, args.rounds)
-    params = {"layers": LAYERS, "dim": DIM, "nnz_adjacency": 2 * graph.num_edges, "rounds": args.rounds,
-              "threads": torch.get_num_threads(), "load_avg_1min_at_start": os.getloadavg()[0]}
     for name, ts in times.items():
         record("graph_propagation", dataset=args.dataset, recipe=name, selection="last",
                params={**params, "what": "full 3-layer readout, forward + backward"},
@@ -255,8 +240,32 @@ def main() -> None:
                params={**params, "what": "one training batch's propagations, forward + backward", "batch": BATCH},
                metrics={"s_per_batch_min": min(ts), "s_per_batch_median": statistics.median(ts)})
 
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="yelp2018")
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--skip-slow", action="store_true", help="skip COO and scipy candidates")
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    parser.add_argument("--recipes", default="lightgcn,xsimgcl,simgcl,sgl-ed",
+                        help="recipes whose full training step is timed")
+    parser.add_argument("--steps-only", action="store_true", help="time the full training steps only")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    split = read_lightgcn_split(data_root() / args.dataset)
+    train = split.train.to_csr()
+    graph = normalize_adjacency(train)
+    r_tilde = sp.csr_matrix((graph.user_item.values.numpy(), graph.user_item.indices.numpy(),
+                             graph.user_item.indptr.numpy()), shape=train.shape)
+    square = sp.bmat([[None, r_tilde], [r_tilde.T, None]]).tocsr()
+    params = {"layers": LAYERS, "dim": DIM, "nnz_adjacency": 2 * graph.num_edges, "rounds": args.rounds,
+              "threads": torch.get_num_threads(), "load_avg_1min_at_start": os.getloadavg()[0]}
+    if not args.steps_only:
+        time_kernels_and_batches(args, split, graph, r_tilde, square, params)
     names = args.recipes.split(",")
-    steps = train_steps(split, names)
+    steps = train_steps(split, names)  # the defaults: tables stored in RCM order (model.node_order=locality)
+    steps.update(train_steps(split, names, {"node_order": "input"}, " (node_order=input)"))
     if not args.skip_slow:  # SELFRec's formulation of the same steps, interleaved with ours
         view = r_tilde.multiply(sp.csr_matrix((np.random.default_rng(0).random(r_tilde.nnz) >= 0.1,
                                                r_tilde.indices, r_tilde.indptr), shape=r_tilde.shape)).tocsr()

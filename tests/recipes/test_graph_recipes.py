@@ -153,18 +153,51 @@ def test_bad_settings(split):
         get_recipe("sgl-ed").parse_config({"drop_rate": 1.0})
 
 
-def test_directau_graph_loss_is_directau_of_the_propagated_pairs(split):
+@pytest.mark.parametrize("node_order", ["locality", "input"])
+def test_directau_graph_loss_is_directau_of_the_propagated_pairs(split, node_order):
     from contrarec.data.batches import Batch
     from contrarec.objectives.alignment_uniformity import DirectAULoss
 
-    _, _, model = build("directau-graph", split.train, gamma=1.5, l2=0.01)
+    _, _, model = build("directau-graph", split.train, gamma=1.5, l2=0.01, node_order=node_order)
     users, items = torch.tensor([0, 3, 3, 7]), torch.tensor([5, 1, 9, 5])
     batch = Batch(users=users, items=items, item_log_q=torch.zeros(4), negatives=torch.zeros(4, 1, dtype=torch.long))
     terms = model.compute_loss(batch)
-    full = model.encoder(model.graph)  # every row, by the same propagation
-    expected = DirectAULoss(1.5)(full.user[users], full.item[items])
+    expected = DirectAULoss(1.5)(model.user_embeddings()[users], model.item_embeddings()[items])  # by id
     torch.testing.assert_close(terms["align"], expected["align"])
     torch.testing.assert_close(terms["uniform"], expected["uniform"])
-    enc = model.encoder
-    reg = 0.01 * (enc.user_weight[users].pow(2).sum() + enc.item_weight[items].pow(2).sum()) / 8
+    enc, rows = model.encoder, model.to_rows(batch)
+    reg = 0.01 * (enc.user_weight[rows.users].pow(2).sum() + enc.item_weight[rows.items].pow(2).sum()) / 8
     torch.testing.assert_close(terms["total"], expected["total"] + reg)
+
+
+@pytest.mark.parametrize("name", ["lightgcn", "directau-graph"])
+def test_locality_order_is_the_same_model_as_id_order(split, name):
+    """Stored by RCM rows or by id: the same initial embeddings, losses and (mapped) gradients."""
+    recipe, cfg, by_rows = build(name, split.train)
+    _, _, by_ids = build(name, split.train, node_order="input")
+    assert by_rows.order is not None and by_ids.order is None
+    assert not torch.equal(by_rows.order.user_row, torch.arange(split.train.num_users))  # really renumbered
+    torch.testing.assert_close(by_rows.user_embeddings(), by_ids.user_embeddings())
+    torch.testing.assert_close(by_rows.item_embeddings(), by_ids.item_embeddings())
+    batch = next(iter(recipe.make_batches(cfg, split.train, 64, 0).epoch(0)))
+    loss_rows, loss_ids = by_rows.compute_loss(batch)["total"], by_ids.compute_loss(batch)["total"]
+    torch.testing.assert_close(loss_rows, loss_ids)
+    loss_rows.backward()
+    loss_ids.backward()
+    order = by_rows.order
+    torch.testing.assert_close(by_rows.encoder.user_weight.grad[order.user_row], by_ids.encoder.user_weight.grad)
+    torch.testing.assert_close(by_rows.encoder.item_weight.grad[order.item_row], by_ids.encoder.item_weight.grad)
+
+
+def test_checkpoint_of_another_node_order_is_refused(split):
+    _, _, model = build("lightgcn", split.train)
+    state = model.state_dict()
+    state["user_row"] = torch.flip(state["user_row"], [0])
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(ValueError, match="another node order"):
+        model.load_state_dict(state)
+    _, _, by_ids = build("lightgcn", split.train, node_order="input")
+    with pytest.raises(ValueError, match="node_order=input"):  # saved in id order, loaded into rows
+        model.load_state_dict(by_ids.state_dict())
+    for key, value in model.state_dict().items():  # a refused checkpoint changed nothing
+        assert torch.equal(value, before[key]), key

@@ -40,7 +40,7 @@ class DirectAUGraphModel(GraphRecallModel):
         super().__init__(config, train)
         self.loss = DirectAULoss(config.gamma)
 
-    def compute_loss(self, batch: Batch) -> dict[str, torch.Tensor]:
+    def rows_loss(self, batch: Batch) -> dict[str, torch.Tensor]:
         """``{"total", "align", "uniform", "reg"}``."""
         enc = self.encoder
         users, user_pos = dense_unique(batch.users, enc.user_weight.shape[0])  # [u], [B]

@@ -22,7 +22,7 @@ class LightGCNModel(GraphRecallModel):
     SIGIR 2020 (https://arxiv.org/abs/2002.02126), eq. 15.
     """
 
-    def compute_loss(self, batch: Batch) -> dict[str, torch.Tensor]:
+    def rows_loss(self, batch: Batch) -> dict[str, torch.Tensor]:
         """``{"total", "bpr", "reg"}``."""
         rows = self.batch_rows(batch)
         out = self.encoder(self.graph, rows.users, rows.items)

@@ -85,7 +85,7 @@ class SGLModel(GraphRecallModel):
         super().on_epoch_start(epoch, generator)
         self.views = self.draw_views(generator)
 
-    def compute_loss(self, batch: Batch) -> dict[str, torch.Tensor]:
+    def rows_loss(self, batch: Batch) -> dict[str, torch.Tensor]:
         """``{"total", "bpr", "ssl", "reg"}``."""
         cfg, rows = self.config, self.batch_rows(batch)
         if self.views is None:

@@ -61,7 +61,7 @@ class SimGCLModel(GraphRecallModel):
     readout_from_input = False
     config: SimGCLConfig
 
-    def compute_loss(self, batch: Batch) -> dict[str, torch.Tensor]:
+    def rows_loss(self, batch: Batch) -> dict[str, torch.Tensor]:
         """``{"total", "bpr", "ssl", "reg"}``."""
         cfg, rows = self.config, self.batch_rows(batch)
         noisy = PropagationView(self.graph, noise_eps=cfg.noise_eps)
@@ -92,7 +92,7 @@ class XSimGCLModel(GraphRecallModel):
                              f"model.num_layers={config.num_layers}")
         super().__init__(config, train)
 
-    def compute_loss(self, batch: Batch) -> dict[str, torch.Tensor]:
+    def rows_loss(self, batch: Batch) -> dict[str, torch.Tensor]:
         """``{"total", "bpr", "ssl", "reg"}``."""
         cfg, rows = self.config, self.batch_rows(batch)
         out = self.encoder(self.graph, rows.users, rows.items, noise_eps=cfg.noise_eps, generator=self.generator,
