@@ -168,3 +168,19 @@ def test_between_views_matches_normalised_infonce():
     a, b = torch.randn(5, 4, generator=g), torch.randn(5, 4, generator=g)
     want = InfoNCELoss()(F.normalize(a, dim=-1), F.normalize(b, dim=-1), temperature=0.2)
     assert float(info_nce_between_views(a, b, 0.2)) == pytest.approx(float(want), rel=1e-6)
+
+
+def test_between_views_over_every_node_matches_a_loop():
+    """SGL's authors' form: anchors with repeats, the denominator over all M nodes of the second view."""
+    g = torch.Generator().manual_seed(1)
+    anchors, everyone = torch.randn(4, 3, generator=g), torch.randn(6, 3, generator=g)
+    positives = torch.tensor([2, 5, 2, 0])
+    total = 0.0
+    for b in range(4):
+        a = anchors[b] / anchors[b].norm()
+        sims = [float(a @ (everyone[c] / everyone[c].norm())) / 0.5 for c in range(6)]
+        total += -(sims[int(positives[b])] - math.log(sum(math.exp(s) for s in sims)))
+    got = info_nce_between_views(anchors, everyone, 0.5, positives)
+    assert float(got) == pytest.approx(total / 4, rel=1e-5)
+    with pytest.raises(ValueError, match="explicit positives"):
+        info_nce_between_views(anchors, everyone, 0.5)

@@ -62,7 +62,7 @@ def train(name, split, epochs=6, batch_size=256, lr=5e-3, **raw):
 TINY = {"ssl_weight": 0.01}
 NOISE = {"ssl_weight": 0.001, "noise_eps": 0.01}
 CASES = [("lightgcn", {}), ("sgl-nd", TINY), ("sgl-ed", TINY), ("sgl-rw", TINY),
-         ("sgl-ed", {**TINY, "feature_mask_rate": 0.2}), ("simgcl", NOISE), ("xsimgcl", NOISE),
+         ("sgl-ed", {**TINY, "feature_mask_rate": 0.2}), ("sgl-ed", {**TINY, "ssl_negatives": "all"}), ("simgcl", NOISE), ("xsimgcl", NOISE),
          ("xsimgcl", {**NOISE, "num_layers": 2, "contrast_layer": 2}), ("directau-graph", {"gamma": 0.5})]
 
 
@@ -119,6 +119,31 @@ def test_sgl_views_redrawn_per_epoch_and_deterministic(split):
     m1.on_epoch_start(1, torch.Generator().manual_seed(6))
     assert not torch.equal(first, m1.views[0].graph.edge_items)
     assert m1.views[0].graph.num_edges == m1.graph.num_edges - round(0.1 * m1.graph.num_edges)
+
+
+@pytest.mark.parametrize("node_order", ["locality", "input"])
+def test_sgl_all_node_denominator_is_the_authors_loss(split, node_order):
+    """ssl_negatives="all": anchors are the batch's users / positives with repeats, every node of view 2 a candidate."""
+    recipe, cfg, model = build("sgl-ed", split.train, ssl_negatives="all", node_order=node_order)
+    model.on_epoch_start(0, torch.Generator().manual_seed(5))
+    batch = next(iter(recipe.make_batches(cfg, split.train, 64, 0).epoch(0)))
+    assert len(torch.unique(batch.users)) < len(batch.users)  # repeats are kept, not deduplicated
+    terms = model.compute_loss(batch)
+    rows = model.to_rows(batch)
+    view1, view2 = model.encoder.propagate(list(model.views))  # [U, D] / [N, D] by row
+
+    def infonce(anchor, every, positive):  # normalised, temperature 0.2, mean over the anchors
+        logits = torch.nn.functional.normalize(anchor, dim=-1) @ torch.nn.functional.normalize(every, dim=-1).T
+        return torch.nn.functional.cross_entropy(logits / 0.2, positive)
+
+    want = 0.1 * (infonce(view1.user[rows.users], view2.user, rows.users)
+                  + infonce(view1.item[rows.items], view2.item, rows.items))
+    torch.testing.assert_close(terms["ssl"], want)
+    _, _, by_batch = build("sgl-ed", split.train, node_order=node_order)
+    by_batch.on_epoch_start(0, torch.Generator().manual_seed(5))
+    same = by_batch.compute_loss(batch)
+    torch.testing.assert_close(same["bpr"], terms["bpr"])  # only the contrastive term differs
+    assert not torch.allclose(same["ssl"], terms["ssl"])
 
 
 def test_batch_rows_map_back(split):

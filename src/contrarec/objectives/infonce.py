@@ -174,23 +174,32 @@ def _sampled_softmax_logits(scaled: torch.Tensor, positives: torch.Tensor, key_i
     return torch.cat([pos, negatives], dim=1)
 
 
-def info_nce_between_views(view_a: torch.Tensor, view_b: torch.Tensor, temperature: float) -> torch.Tensor:
+def info_nce_between_views(view_a: torch.Tensor, view_b: torch.Tensor, temperature: float,
+                           positives: torch.Tensor | None = None) -> torch.Tensor:
     r"""InfoNCE between two views of the same nodes (SGL / SimGCL contrastive term).
 
-    .. math:: \mathcal{L} = -\frac{1}{B}\sum_b \log\frac{e^{z'_b{}^\top z''_b/\tau}}{\sum_c e^{z'_b{}^\top z''_c/\tau}}
+    .. math:: \mathcal{L} = -\frac{1}{B}\sum_b \log\frac{e^{z'_b{}^\top z''_{p_b}/\tau}}{\sum_c e^{z'_b{}^\top z''_c/\tau}}
 
     with ``z = normalize(view)``. Wu et al., "Self-supervised Graph Learning for Recommendation", SIGIR 2021.
+    Without ``positives``, ``view_b`` holds the same B nodes as ``view_a`` (p_b = b; the batch's nodes are
+    the negatives, as in SELFRec); with them, ``view_b`` may hold every node and the sum runs over all of
+    them (as in the SGL authors' code).
 
     Args:
         view_a: ``[B, D]`` first view (not necessarily normalized).
-        view_b: ``[B, D]`` second view of the same B nodes.
+        view_b: ``[M, D]`` second view (M = B without ``positives``).
         temperature: τ > 0.
+        positives: ``[B]`` row of ``view_b`` that is each anchor's positive, or None (the diagonal).
 
     Returns:
         Scalar mean loss.
     """
     _check_temperature(temperature)
+    if positives is None:
+        if view_a.shape[0] != view_b.shape[0]:
+            raise ValueError(f"views of {view_a.shape[0]} and {view_b.shape[0]} nodes need explicit positives")
+        positives = torch.arange(view_a.shape[0], device=view_a.device)
     a = F.normalize(view_a, dim=-1)
     b = F.normalize(view_b, dim=-1)
-    logits = a @ b.T / temperature  # [B, D] @ [D, B] -> [B, B]
-    return F.cross_entropy(logits, torch.arange(a.shape[0], device=a.device))
+    logits = a @ b.T / temperature  # [B, D] @ [D, M] -> [B, M]
+    return F.cross_entropy(logits, positives)

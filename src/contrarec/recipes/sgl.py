@@ -10,7 +10,7 @@ Shape legend: B batch, D dim, U users, N items, u / p unique batch users / posit
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Literal
 
 import torch
 from pydantic import Field
@@ -20,7 +20,7 @@ from contrarec.encoders.graph import BipartiteGraph
 from contrarec.encoders.propagation import PropagationView
 from contrarec.objectives.infonce import info_nce_between_views
 from contrarec.recipes.base import Recipe
-from contrarec.recipes.graph_base import GraphRecallModel, GraphSettings, graph_recipe
+from contrarec.recipes.graph_base import GraphRecallModel, GraphSettings, gather_rows, graph_recipe
 from contrarec.views.graph_views import (GraphView, edge_dropout, embedding_feature_masks, node_dropout,
                                          random_walk)
 
@@ -33,6 +33,9 @@ class SGLConfig(GraphSettings):
     drop_rate: float = Field(0.1, ge=0, lt=1, description="node / edge drop rate ρ")
     feature_mask_rate: float = Field(0.0, ge=0, lt=1, description="also mask this share of each view's "
                                      "layer-0 embedding coordinates (0 = off)")
+    ssl_negatives: Literal["batch", "all"] = Field(
+        "batch", description="InfoNCE denominator: the batch's distinct users / items (SELFRec), or every user / "
+        "item of the second view, anchors with repeats (the SGL authors' code; slower: full-graph views)")
 
 
 ViewFn = Callable[[BipartiteGraph, float, int, torch.Generator], GraphView]
@@ -50,7 +53,9 @@ class SGLModel(GraphRecallModel):
     .. math:: \mathcal{L} = \mathcal{L}_{BPR}(\bar e) + \lambda\,[\mathrm{InfoNCE}_\tau(z'_u, z''_u)
               + \mathrm{InfoNCE}_\tau(z'_i, z''_i)] + \lambda_2\,\frac{\lVert e^0_{u,i,j}\rVert^2}{2B}
 
-    with z', z'' the readouts of the two views at the batch's unique users and positive items (SGL eq. 9–10).
+    with z', z'' the readouts of the two views at the batch's unique users and positive items (SGL eq. 9–10);
+    with ``ssl_negatives="all"`` the anchors are the batch's users and positives (repeats kept) and the
+    denominator runs over every user / item of the second view, as in the authors' code.
 
     Args:
         config: settings.
@@ -90,12 +95,21 @@ class SGLModel(GraphRecallModel):
         cfg, rows = self.config, self.batch_rows(batch)
         if self.views is None:
             self.views = self.draw_views(self.generator)
-        clean, view1, view2 = self.encoder.propagate([PropagationView(self.graph), *self.views], rows.users,
-                                                     rows.items, self.generator)
+        if cfg.ssl_negatives == "batch":
+            clean, view1, view2 = self.encoder.propagate([PropagationView(self.graph), *self.views], rows.users,
+                                                         rows.items, self.generator)
+            pos = rows.positive_pos
+            ssl = (info_nce_between_views(view1.user, view2.user, cfg.temperature)
+                   + info_nce_between_views(view1.item[pos], view2.item[pos], cfg.temperature))
+        else:  # every node of view 2 in the denominator: the views are propagated for all rows
+            clean = self.encoder(self.graph, rows.users, rows.items)
+            view1, view2 = self.encoder.propagate(list(self.views), generator=self.generator)
+            ssl = (info_nce_between_views(gather_rows(view1.user, batch.users), view2.user, cfg.temperature,
+                                          batch.users)
+                   + info_nce_between_views(gather_rows(view1.item, batch.items), view2.item, cfg.temperature,
+                                            batch.items))
         bpr, _ = self.bpr_loss(clean, rows)
-        pos = rows.positive_pos
-        ssl = cfg.ssl_weight * (info_nce_between_views(view1.user, view2.user, cfg.temperature)
-                                + info_nce_between_views(view1.item[pos], view2.item[pos], cfg.temperature))
+        ssl = cfg.ssl_weight * ssl
         reg = self.layer0_l2(batch)
         return {"total": bpr + ssl + reg, "bpr": bpr, "ssl": ssl, "reg": reg}
 
