@@ -36,7 +36,7 @@ class GraphSettings(Strict):
     num_negatives: int = Field(1, ge=1, description="sampled negatives per positive (BPR)")
     node_order: Literal["locality", "input"] = Field(
         "locality", description="store users and items in reverse Cuthill–McKee order, so propagation reads "
-        "memory in order (≈12% faster steps; the same results up to float summation order), or in id order")
+        "memory in order (4–13% faster steps; the same results up to float summation order), or in id order")
 
 
 class BatchRows(NamedTuple):
