@@ -119,8 +119,8 @@ class GraphRecallModel(RecallModel):
             self.order = locality_order(users, items, train.num_users, train.num_items)
             users, items = self.order.user_row[users], self.order.item_row[items]
             # saved with the weights, so a checkpoint is only loaded into a model with the same rows
-            self.register_buffer("user_row", self.order.user_row.clone())
-            self.register_buffer("item_row", self.order.item_row.clone())
+            self.register_buffer("user_row", self.order.user_row)
+            self.register_buffer("item_row", self.order.item_row)
             self.register_load_state_dict_pre_hook(_check_saved_order)
         self.graph = normalize_edges(users, items, train.num_users, train.num_items)
         self.encoder = LightGCNEncoder(train.num_users, train.num_items, config.dim, config.num_layers,
