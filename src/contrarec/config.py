@@ -52,6 +52,9 @@ class TrainConfig(Strict):
     warmup_epochs: float = Field(0.0, ge=0, description="linear warm-up from 0 to lr over this many epochs")
     min_lr_ratio: float = Field(0.0, ge=0, le=1, description="final lr as a share of lr (cosine / linear)")
     weight_decay: float = Field(0.0, ge=0, description="AdamW decoupled weight decay")
+    sampling: Literal["interaction", "user"] = Field(
+        "interaction", description="how an epoch draws its training pairs: each pair once, shuffled "
+        "(interaction), or a uniform user then one of their items (user; the LightGCN / NGCF authors' sampler)")
     seed: int = Field(0, description="seed for init, batches and augmentations")
     eval_every: int = Field(1, ge=1, description="validate every this many epochs")
     patience: int = Field(5, ge=0, description="early stop after this many evaluations without gain (0 = off)")

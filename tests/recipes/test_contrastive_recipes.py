@@ -180,6 +180,14 @@ def test_item2item_similar_items_and_user_means():
         model.similar_items(torch.tensor([0]), k=6)
 
 
+def test_item2item_refuses_user_first_sampling():
+    recipe = get_recipe("item2item")
+    data = Interactions(users=np.arange(4), items=np.arange(4), user_map=IdMap.identity(4),
+                        item_map=IdMap.identity(4))
+    with pytest.raises(ConfigError, match="train.sampling=user does not apply to item2item"):
+        recipe.make_batches(recipe.parse_config({}), data, 2, 0, "user")
+
+
 def test_item_ssl_needs_features():
     users = np.repeat(np.arange(10), 2)
     data = Interactions(users=users, items=np.arange(20) % 7, user_map=IdMap.identity(10), item_map=IdMap.identity(7))

@@ -34,9 +34,9 @@ def recall_at(model, split, k=20):
     return float(np.mean(recalls))
 
 
-def train(name, split, epochs=6, batch_size=256, lr=5e-3, **raw):
+def train(name, split, epochs=6, batch_size=256, lr=5e-3, sampling="interaction", **raw):
     recipe, cfg, model = build(name, split.train, **raw)
-    batches = recipe.make_batches(cfg, split.train, batch_size, 0)
+    batches = recipe.make_batches(cfg, split.train, batch_size, 0, sampling)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     before = recall_at(model, split)
     first = last = None
@@ -75,6 +75,11 @@ def test_recipe_learns(split, name, raw):
     assert set(terms) == expected
     assert last < first
     assert after > before + 0.05, (name, before, after)
+
+
+def test_lightgcn_learns_with_user_first_sampling(split):
+    _, before, after, first, last, _ = train("lightgcn", split, sampling="user")
+    assert last < first and after > before + 0.05, (before, after)
 
 
 def test_defaults_are_the_papers():

@@ -1,5 +1,13 @@
 """Training batches: shuffled (user, item) pairs with optional sampled negatives.
 
+Two ways to draw an epoch's E pairs (E = the number of training interactions):
+
+- ``interaction``: every training pair once, in a shuffled order (Rendle's "uniform sampling without
+  weight"; RecBole, SELFRec).
+- ``user``: E draws of a user uniformly among the users with training items, then one of that user's
+  items uniformly (the LightGCN, NGCF and SGL authors' samplers). Light users are drawn as often as heavy
+  ones, which is what a per-user mean such as Recall@20 rewards.
+
 Every epoch's order and negatives derive from ``(seed, epoch)`` alone, so a resumed run
 sees exactly the batches an uninterrupted one would.
 """
@@ -7,7 +15,7 @@ sees exactly the batches an uninterrupted one would.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterator, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -90,8 +98,38 @@ def sample_negatives(users: np.ndarray, train_csr: sp.csr_matrix, num_negatives:
     return neg
 
 
+Sampling = Literal["interaction", "user"]
+SAMPLINGS: tuple[str, ...] = ("interaction", "user")
+
+
+def user_sampling_popularity(users: np.ndarray, items: np.ndarray, num_items: int) -> np.ndarray:
+    """``[N]`` how often ``user`` sampling draws each item, up to a constant: ``Σ_{(u,i)} 1 / deg(u)``."""
+    degree = np.bincount(users)
+    return np.bincount(items, weights=1.0 / degree[users], minlength=num_items)
+
+
+class UserPairs:
+    """Draws pairs user-first: a user uniformly among active users, then one of their pairs uniformly.
+
+    Args:
+        users: ``[E]`` user ids of training pairs.
+    """
+
+    def __init__(self, users: np.ndarray) -> None:
+        self.by_user = np.argsort(users, kind="stable")
+        _, starts, degree = np.unique(users[self.by_user], return_index=True, return_counts=True)
+        self.starts = starts.astype(np.int64)
+        self.degree = degree.astype(np.int64)
+
+    def draw(self, count: int, rng: np.random.Generator) -> np.ndarray:
+        """``[count]`` pair indices, each drawn independently."""
+        who = rng.integers(0, len(self.starts), size=count)
+        offset = (rng.random(count) * self.degree[who]).astype(np.int64)
+        return self.by_user[self.starts[who] + offset]
+
+
 class InteractionBatches:
-    """Iterates shuffled training pairs in batches.
+    """Iterates training pairs in batches, shuffled (``interaction``) or drawn user-first (``user``).
 
     Args:
         users: ``[E]`` user ids of training pairs.
@@ -102,14 +140,20 @@ class InteractionBatches:
         train_csr: ``[U, N]`` training matrix, needed when ``num_negatives > 0``.
         num_negatives: M per-row negatives excluding the user's training items (0 = none).
         num_uniform: M shared uniform items per batch for mixed negatives (0 = none).
+        item_popularity: ``[N]`` interaction counts for log q (default: counted from ``items``); with
+            ``user`` sampling log q follows :func:`user_sampling_popularity` instead.
         drop_last: drop the last incomplete batch.
+        sampling: ``interaction`` (each pair once per epoch) or ``user`` (see the module docstring).
     """
 
     def __init__(self, users: np.ndarray, items: np.ndarray, num_items: int, batch_size: int, seed: int,
                  train_csr: sp.csr_matrix | None = None, num_negatives: int = 0, num_uniform: int = 0,
-                 item_popularity: np.ndarray | None = None, drop_last: bool = False) -> None:
+                 item_popularity: np.ndarray | None = None, drop_last: bool = False,
+                 sampling: Sampling = "interaction") -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if sampling not in SAMPLINGS:
+            raise ValueError(f"sampling must be one of {', '.join(SAMPLINGS)}, got {sampling!r}")
         if num_negatives > 0 and train_csr is None:
             raise ValueError("num_negatives > 0 needs train_csr to exclude seen items")
         self.users = np.asarray(users, dtype=np.int64)
@@ -121,7 +165,12 @@ class InteractionBatches:
         self.num_negatives = num_negatives
         self.num_uniform = num_uniform
         self.drop_last = drop_last
-        pop = item_popularity if item_popularity is not None else np.bincount(self.items, minlength=num_items)
+        self.sampling = sampling
+        self.user_pairs = UserPairs(self.users) if sampling == "user" else None
+        if sampling == "user":
+            pop = user_sampling_popularity(self.users, self.items, num_items)
+        else:
+            pop = item_popularity if item_popularity is not None else np.bincount(self.items, minlength=num_items)
         self.log_q = torch.from_numpy(item_log_probabilities(pop))
 
     def __len__(self) -> int:
@@ -131,7 +180,10 @@ class InteractionBatches:
     def epoch(self, epoch: int) -> Iterator[Batch]:
         """The batches of one epoch, deterministic in ``(seed, epoch)``."""
         rng = np.random.default_rng(self.seed * 1_000_003 + epoch)
-        order = rng.permutation(len(self.users))
+        if self.user_pairs is None:
+            order = rng.permutation(len(self.users))
+        else:
+            order = self.user_pairs.draw(len(self.users), rng)
         for b in range(len(self)):
             idx = order[b * self.batch_size:(b + 1) * self.batch_size]
             users, items = self.users[idx], self.items[idx]

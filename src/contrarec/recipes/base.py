@@ -8,7 +8,7 @@ from typing import Any, Callable
 from pydantic import ValidationError
 
 from contrarec.config import ConfigError, Strict, format_validation_error
-from contrarec.data.batches import InteractionBatches
+from contrarec.data.batches import InteractionBatches, Sampling
 from contrarec.data.interactions import Interactions
 from contrarec.model import RecallModel
 
@@ -42,10 +42,11 @@ class Recipe:
         except ValidationError as err:
             raise ConfigError(format_validation_error(err, self.config_class, prefix="model")) from None
 
-    def make_batches(self, config: Any, train: Interactions, batch_size: int, seed: int) -> InteractionBatches:
-        """The training batch iterator for this recipe."""
+    def make_batches(self, config: Any, train: Interactions, batch_size: int, seed: int,
+                     sampling: Sampling = "interaction") -> InteractionBatches:
+        """The training batch iterator for this recipe (``sampling``: see :mod:`contrarec.data.batches`)."""
         options = self.batch_options(config)
         needs_csr = options.get("num_negatives", 0) > 0
         return InteractionBatches(train.users, train.items, train.num_items, batch_size, seed,
                                   train_csr=train.to_csr() if needs_csr else None,
-                                  item_popularity=train.item_popularity(), **options)
+                                  item_popularity=train.item_popularity(), sampling=sampling, **options)

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from pydantic import Field
 
 from contrarec.config import ConfigError
-from contrarec.data.batches import Batch, item_log_probabilities
+from contrarec.data.batches import Batch, Sampling, item_log_probabilities
 from contrarec.data.interactions import Interactions
 from contrarec.model import RecallModel
 from contrarec.negatives.corrections import apply_log_q, in_batch_log_q, mask_accidental_hits
@@ -131,8 +131,12 @@ class Item2ItemModel(RecallModel):
 class PairRecipe(Recipe):
     """A recipe whose batches are co-occurring item pairs instead of (user, item) interactions."""
 
-    def make_batches(self, config: Any, train: Interactions, batch_size: int, seed: int) -> PairBatches:
+    def make_batches(self, config: Any, train: Interactions, batch_size: int, seed: int,
+                     sampling: Sampling = "interaction") -> PairBatches:
         """Pairs of items within ``config.window`` steps (and ``max_gap`` time) in a user's history."""
+        if sampling != "interaction":
+            raise ConfigError(f"train.sampling={sampling} does not apply to item2item, whose batches are item "
+                              "pairs; leave it at interaction")
         order = None if train.timestamps is None else torch.from_numpy(np.asarray(train.timestamps))
         if config.max_gap is not None and order is None:
             raise ConfigError("model.max_gap needs timestamps, and this data has none; leave max_gap unset")

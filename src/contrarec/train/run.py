@@ -118,7 +118,7 @@ def train_run(config: RunConfig, run_dir: str | Path, split: Split | None = None
         atomic_write_json(run_dir / "data.json", data_summary(split))
     model = build_model(config, split.train).to(ctx.device)
     batches = ctx.shard(recipe.make_batches(model_cfg, split.train, config.train.batch_size * ctx.world_size,
-                                            config.train.seed))
+                                            config.train.seed, config.train.sampling))
     popularity = split.train.item_popularity()
     ks = config.eval.ks
     evaluators = {}
