@@ -39,7 +39,7 @@ PUBLISHED = {
 
 #: The train settings each result line carries.
 RECORDED_TRAIN_KEYS = ("batch_size", "lr", "lr_schedule", "warmup_epochs", "min_lr_ratio", "seed", "epochs",
-                       "patience", "eval_every")
+                       "patience", "eval_every", "sampling")
 
 
 def wall_to_epoch(events_path: Path, epoch: int) -> float:
