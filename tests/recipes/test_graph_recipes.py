@@ -94,10 +94,14 @@ def test_defaults_are_the_papers():
     dau = get_recipe("directau-graph").parse_config({})
     assert (dau.gamma, dau.num_layers, dau.l2) == (2.0, 3, 0.0)
     for name in ("lightgcn", "sgl-nd", "simgcl", "xsimgcl", "directau-graph"):
-        assert get_recipe(name).train_defaults == {"batch_size": 2048, "lr": 1e-3, "min_epochs": 10}
+        sampling = "user" if name == "lightgcn" else "interaction"     # as the authors' code samples
+        assert get_recipe(name).train_defaults == {"batch_size": 2048, "lr": 1e-3, "min_epochs": 10,
+                                                   "sampling": sampling}
     from contrarec.config import load_config
 
     assert load_config(None, ["recipe=xsimgcl"]).train.min_epochs == 10
+    assert load_config(None, ["recipe=lightgcn"]).train.sampling == "user"
+    assert load_config(None, ["recipe=lightgcn", "train.sampling=interaction"]).train.sampling == "interaction"
     assert load_config(None, ["recipe=xsimgcl", "train.min_epochs=2"]).train.min_epochs == 2  # the user's wins
 
 

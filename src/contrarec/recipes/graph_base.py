@@ -16,7 +16,7 @@ import torch
 from pydantic import Field
 
 from contrarec.config import Strict
-from contrarec.data.batches import Batch
+from contrarec.data.batches import Batch, Sampling
 from contrarec.data.interactions import Interactions
 from contrarec.encoders.graph import normalize_edges
 from contrarec.encoders.lightgcn import LightGCNEncoder
@@ -208,12 +208,15 @@ def _check_saved_order(model: GraphRecallModel, state: dict, prefix: str, *args:
 
 
 def graph_recipe(name: str, description: str, source: str, config_class: type[GraphSettings],
-                 build_model: Callable[[Any, Interactions], RecallModel]) -> Recipe:
+                 build_model: Callable[[Any, Interactions], RecallModel],
+                 sampling: Sampling = "interaction") -> Recipe:
     """A graph recipe: M sampled negatives per positive, batch 2048 and lr 1e-3 (the papers' settings).
 
-    Early stopping waits for 10 epochs: the contrastive recipes' recall dips for several epochs after the
-    first before it climbs (``xsimgcl`` 3 on Yelp2018, ``simgcl`` more than 6).
+    ``sampling`` is the default ``train.sampling`` of the authors' code (``user`` for LightGCN's,
+    ``interaction`` for SELFRec's SimGCL / XSimGCL and the SGL authors' NeuRec sampler). Early stopping
+    waits for 10 epochs: the contrastive recipes' recall dips for several epochs after the first before it
+    climbs (``xsimgcl`` 3 on Yelp2018, ``simgcl`` more than 6).
     """
     return Recipe(name=name, description=description, source=source, config_class=config_class,
                   build_model=build_model, batch_options=lambda cfg: {"num_negatives": cfg.num_negatives},
-                  train_defaults={"batch_size": 2048, "lr": 1e-3, "min_epochs": 10})
+                  train_defaults={"batch_size": 2048, "lr": 1e-3, "min_epochs": 10, "sampling": sampling})

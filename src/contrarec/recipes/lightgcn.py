@@ -32,4 +32,4 @@ class LightGCNModel(GraphRecallModel):
 
 
 RECIPE = graph_recipe("lightgcn", "LightGCN graph encoder (3 layers, layer mean) with BPR and one sampled negative",
-                      "He et al. SIGIR 2020", LightGCNConfig, LightGCNModel)
+                      "He et al. SIGIR 2020", LightGCNConfig, LightGCNModel, sampling="user")
