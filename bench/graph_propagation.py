@@ -41,6 +41,7 @@ from contrarec.data.lightgcn import read_lightgcn_split  # noqa: E402
 from contrarec.encoders.graph import BipartiteGraph, normalize_adjacency, normalize_edges  # noqa: E402
 from contrarec.encoders.node_order import locality_order  # noqa: E402
 from contrarec.encoders.propagation import PropagationView, propagate  # noqa: E402
+from contrarec.train.optim import make_optimizer  # noqa: E402
 from contrarec.views.graph_views import edge_dropout  # noqa: E402
 
 LAYERS, DIM, BATCH = 3, 64, 2048
@@ -168,7 +169,7 @@ def batch_patterns(graph: BipartiteGraph, train_users: np.ndarray, train_items: 
 
 def train_steps(split, names: list[str], settings: dict | None = None, label: str = "") -> dict[str, Callable]:
     """One full training step of each recipe at its defaults (and model ``settings``): sampling, loss,
-    backward, AdamW. Cases are named ``recipe + label``."""
+    backward, and the trainer's optimizer (fused AdamW). Cases are named ``recipe + label``."""
     from contrarec.recipes.catalog import get_recipe
 
     cases = {}
@@ -177,7 +178,7 @@ def train_steps(split, names: list[str], settings: dict | None = None, label: st
         cfg = recipe.parse_config(dict(settings or {}))
         model = recipe.build_model(cfg, split.train)
         batches = recipe.make_batches(cfg, split.train, recipe.train_defaults["batch_size"], 0)
-        opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.0)
+        opt = make_optimizer(model, 1e-3, 0.0)
         model.on_epoch_start(0, torch.Generator().manual_seed(0))
         stream = (batch for epoch in range(10 ** 6) for batch in batches.epoch(epoch))
 

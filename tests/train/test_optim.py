@@ -27,6 +27,26 @@ def test_dense_models_keep_plain_adamw():
     assert isinstance(make_optimizer(model, 1e-3, 0.0), torch.optim.AdamW)
 
 
+def test_dense_adamw_is_fused_and_steps_as_the_foreach_kernel_does():
+    model, _ = _model(sparse=False)
+    trained = [p for p in model.parameters() if p.requires_grad]
+    start = [p.detach().clone() for p in trained]
+    reference = [p.clone().requires_grad_(True) for p in start]
+    fused = make_optimizer(model, 1e-2, 0.01)
+    assert fused.param_groups[0]["fused"] is True
+    plain = torch.optim.AdamW(reference, lr=1e-2, weight_decay=0.01, foreach=True)
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(5):
+        for p, q in zip(trained, reference):
+            p.grad = torch.randn(p.shape, generator=gen)
+            q.grad = p.grad.clone()
+        fused.step()
+        plain.step()
+    for p, q, p0 in zip(trained, reference, start):
+        assert not torch.equal(p.detach(), p0)
+        torch.testing.assert_close(p.detach(), q.detach(), rtol=1e-5, atol=1e-6)
+
+
 def test_sparse_tables_update_only_the_batch_rows_and_learn():
     model, batches = _model(sparse=True, mlp=True)
     opt = make_optimizer(model, 0.05, 0.0)
