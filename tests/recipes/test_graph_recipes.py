@@ -155,6 +155,26 @@ def test_sgl_all_node_denominator_is_the_authors_loss(split, node_order):
     assert not torch.allclose(same["ssl"], terms["ssl"])
 
 
+@pytest.mark.parametrize("name", ["lightgcn", "sgl-ed"])
+def test_layer0_penalty_through_the_propagation_is_lightgcns_eq_15(split, name):
+    recipe, cfg, model = build(name, split.train, node_order="input", l2=0.5)
+    batch = next(iter(recipe.make_batches(cfg, split.train, 64, 0).epoch(0)))
+    model.on_epoch_start(0, torch.Generator().manual_seed(0))
+    reg = model.compute_loss(batch)["reg"]
+    reg.backward()
+    enc = model.encoder
+    user0 = enc.user_weight.detach().clone().requires_grad_(True)
+    item0 = enc.item_weight.detach().clone().requires_grad_(True)
+    squares = (user0[batch.users].pow(2).sum() + item0[batch.items].pow(2).sum()
+               + item0[batch.negatives.reshape(-1)].pow(2).sum())
+    want = 0.5 * squares / (2 * len(batch))
+    want.backward()
+    torch.testing.assert_close(reg, want)
+    torch.testing.assert_close(enc.user_weight.grad, user0.grad)
+    torch.testing.assert_close(enc.item_weight.grad, item0.grad)
+    assert user0.grad.abs().sum() > 0
+
+
 def test_batch_rows_map_back(split):
     recipe, cfg, _ = build("lightgcn", split.train)
     batch = next(iter(recipe.make_batches(cfg, split.train, 64, 0).epoch(0)))

@@ -25,9 +25,9 @@ class LightGCNModel(GraphRecallModel):
     def rows_loss(self, batch: Batch) -> dict[str, torch.Tensor]:
         """``{"total", "bpr", "reg"}``."""
         rows = self.batch_rows(batch)
-        out = self.encoder(self.graph, rows.users, rows.items)
+        out = self.encoder(self.graph, rows.users, rows.items, tap_layer=0)
         bpr, _ = self.bpr_loss(out, rows)
-        reg = self.layer0_l2(batch)
+        reg = self.layer0_l2(out, rows)
         return {"total": bpr + reg, "bpr": bpr, "reg": reg}
 
 

@@ -96,13 +96,13 @@ class SGLModel(GraphRecallModel):
         if self.views is None:
             self.views = self.draw_views(self.generator)
         if cfg.ssl_negatives == "batch":
-            clean, view1, view2 = self.encoder.propagate([PropagationView(self.graph), *self.views], rows.users,
-                                                         rows.items, self.generator)
+            clean, view1, view2 = self.encoder.propagate([PropagationView(self.graph, tap_layer=0), *self.views],
+                                                         rows.users, rows.items, self.generator)
             pos = rows.positive_pos
             ssl = (info_nce_between_views(view1.user, view2.user, cfg.temperature)
                    + info_nce_between_views(view1.item[pos], view2.item[pos], cfg.temperature))
         else:  # every node of view 2 in the denominator: the views are propagated for all rows
-            clean = self.encoder(self.graph, rows.users, rows.items)
+            clean = self.encoder(self.graph, rows.users, rows.items, tap_layer=0)
             view1, view2 = self.encoder.propagate(list(self.views), generator=self.generator)
             ssl = (info_nce_between_views(gather_rows(view1.user, batch.users), view2.user, cfg.temperature,
                                           batch.users)
@@ -110,7 +110,7 @@ class SGLModel(GraphRecallModel):
                                             batch.items))
         bpr, _ = self.bpr_loss(clean, rows)
         ssl = cfg.ssl_weight * ssl
-        reg = self.layer0_l2(batch)
+        reg = self.layer0_l2(clean, rows)
         return {"total": bpr + ssl + reg, "bpr": bpr, "ssl": ssl, "reg": reg}
 
 
