@@ -8,6 +8,7 @@ from contrarec.data.synthetic import generate_synthetic
 from contrarec.data.splits import split_random_per_user
 from contrarec.recipes.catalog import get_recipe
 from contrarec.recipes.graph_base import BatchRows, dense_unique, gather_rows
+from contrarec.train.optim import make_optimizer
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +117,18 @@ def test_eval_cache_follows_the_parameters(split):
     assert not torch.allclose(a, b)
     model.load_state_dict(state)
     torch.testing.assert_close(model.user_embeddings(), a)
+
+
+def test_eval_cache_sees_the_trainers_optimizer_step(split):
+    # the fused AdamW kernel writes parameters without bumping their version; the trainer's optimizer must
+    recipe, cfg, model = build("lightgcn", split.train)
+    opt = make_optimizer(model, 1e-2, 0.0)
+    before = model.user_embeddings()
+    model.compute_loss(next(iter(recipe.make_batches(cfg, split.train, 64, 0).epoch(0))))["total"].backward()
+    opt.step()
+    after = model.user_embeddings()
+    assert not torch.allclose(before, after)
+    torch.testing.assert_close(after, model.encoder(model.graph).user[model.order.user_row].detach())
 
 
 def test_sgl_views_redrawn_per_epoch_and_deterministic(split):

@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.autograd.graph import increment_version
 
 
 class DenseSparseOptimizer:
@@ -65,7 +66,12 @@ def make_optimizer(model: nn.Module, lr: float, weight_decay: float) -> torch.op
     sparse = [p for p in params if id(p) in sparse_ids]
     if not params:
         return None
-    adamw = torch.optim.AdamW(dense, lr=lr, weight_decay=weight_decay, fused=_can_fuse(dense)) if dense else None
+    adamw = None
+    if dense:
+        fused = _can_fuse(dense)
+        adamw = torch.optim.AdamW(dense, lr=lr, weight_decay=weight_decay, fused=fused)
+        if fused:
+            adamw.register_step_post_hook(_mark_updated)
     if not sparse:
         return adamw
     return DenseSparseOptimizer(adamw, torch.optim.SparseAdam(sparse, lr=lr))
@@ -77,6 +83,18 @@ def _can_fuse(params: list[torch.Tensor]) -> bool | None:
     devices = {p.device.type for p in params}
     return True if devices <= {"cpu", "cuda"} and len(devices) == 1 and all(
         p.is_floating_point() for p in params) else None
+
+
+def _mark_updated(optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+    """Move every stepped parameter's version counter, as the unfused kernels do.
+
+    The fused kernel writes the parameters without bumping ``_version``, and caches keyed on it (the graph
+    models' evaluation embeddings) would otherwise never see the update.
+    """
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            if p.grad is not None:
+                increment_version(p)
 
 
 def lr_factor(step: int, total_steps: int, schedule: str, warmup_steps: int = 0, min_ratio: float = 0.0) -> float:
