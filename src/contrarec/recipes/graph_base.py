@@ -104,7 +104,9 @@ class GraphRecallModel(RecallModel):
     :meth:`rows_loss`, which sees row numbers only.
 
     Clean embeddings for evaluation are computed by one full propagation and cached until the parameters
-    change (their ``_version`` counters move on every optimizer step and on ``load_state_dict``).
+    change (their ``_version`` counters move on every optimizer step and on ``load_state_dict``). Fused
+    optimizer kernels do not move them: the trainer's optimizer does it after each step
+    (:func:`contrarec.train.optim.make_optimizer`), and a fused optimizer of one's own must too.
     """
 
     readout_from_input: bool = True
