@@ -5,7 +5,7 @@ Two ways to draw an epoch's E pairs (E = the number of training interactions):
 - ``interaction``: every training pair once, in a shuffled order (Rendle's "uniform sampling without
   weight"; RecBole, SELFRec).
 - ``user``: E draws of a user uniformly among the users with training items, then one of that user's
-  items uniformly (the LightGCN, NGCF and SGL authors' samplers). Light users are drawn as often as heavy
+  items uniformly (the LightGCN and NGCF authors' samplers). Light users are drawn as often as heavy
   ones, which is what a per-user mean such as Recall@20 rewards.
 
 Every epoch's order and negatives derive from ``(seed, epoch)`` alone, so a resumed run
