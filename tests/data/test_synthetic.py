@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pytest
@@ -105,11 +104,10 @@ def test_features_help_a_model(small):
     assert with_features > 1.3 * base
 
 
-def test_default_size_is_fast():
-    start = time.perf_counter()
+def test_default_size():
+    # no wall-clock bound here: a timed test fails on a loaded machine (speed lives in bench/)
     inter = generate_synthetic()
     assert (len(inter), inter.num_users, inter.num_items) == (150_000, 5000, 3000)
-    assert time.perf_counter() - start < 6.0                      # < 2 s on an idle core; CI is shared
 
 
 @pytest.mark.parametrize("kwargs,field", [
