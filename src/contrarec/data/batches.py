@@ -15,7 +15,7 @@ sees exactly the batches an uninterrupted one would.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator, Literal
+from typing import Iterator, Literal, get_args
 
 import numpy as np
 import scipy.sparse as sp
@@ -99,7 +99,7 @@ def sample_negatives(users: np.ndarray, train_csr: sp.csr_matrix, num_negatives:
 
 
 Sampling = Literal["interaction", "user"]
-SAMPLINGS: tuple[str, ...] = ("interaction", "user")
+SAMPLINGS: tuple[str, ...] = get_args(Sampling)
 
 
 def user_sampling_popularity(users: np.ndarray, items: np.ndarray, num_items: int) -> np.ndarray:
@@ -165,7 +165,6 @@ class InteractionBatches:
         self.num_negatives = num_negatives
         self.num_uniform = num_uniform
         self.drop_last = drop_last
-        self.sampling = sampling
         self.user_pairs = UserPairs(self.users) if sampling == "user" else None
         if sampling == "user":
             pop = user_sampling_popularity(self.users, self.items, num_items)
