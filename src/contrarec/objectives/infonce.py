@@ -199,7 +199,7 @@ def info_nce_between_views(view_a: torch.Tensor, view_b: torch.Tensor, temperatu
         if view_a.shape[0] != view_b.shape[0]:
             raise ValueError(f"views of {view_a.shape[0]} and {view_b.shape[0]} nodes need explicit positives")
         positives = torch.arange(view_a.shape[0], device=view_a.device)
-    a = F.normalize(view_a, dim=-1)
+    a = F.normalize(view_a, dim=-1) / temperature  # [B, D]: dividing the anchors, not the [B, M] scores
     b = F.normalize(view_b, dim=-1)
-    logits = a @ b.T / temperature  # [B, D] @ [D, M] -> [B, M]
+    logits = a @ b.T  # [B, D] @ [D, M] -> [B, M]
     return F.cross_entropy(logits, positives)

@@ -96,7 +96,7 @@ class Item2ItemModel(RecallModel):
         """``{"total", "infonce"}`` over the batch's (anchor, context) pairs."""
         anchor = self.item_tower(batch.users)  # [B, D]
         context = self.item_tower(batch.items)  # [B, D]
-        logits = anchor @ context.T / self.config.temperature  # [B, D] @ [D, B] -> [B, B]
+        logits = (anchor / self.config.temperature) @ context.T  # [B, D] @ [D, B] -> [B, B]
         if self.config.log_q:
             logits = apply_log_q(logits, in_batch_log_q(batch.item_log_q, len(batch)))
         logits = mask_accidental_hits(logits, batch.items, batch.items)  # the row's own context elsewhere
