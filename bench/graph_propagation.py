@@ -14,6 +14,9 @@ are measured under the same machine load.
 
     .venv/bin/python bench/graph_propagation.py [--rounds 7] [--dataset yelp2018]
 
+``--floor`` times only a ``lightgcn`` step, an ``xsimgcl`` step and, alone, the two parts ``xsimgcl`` adds to
+the first (its InfoNCE products and its noise): their sum is a floor for an ``xsimgcl`` step.
+
 Results go to ``bench/results/graph_propagation.jsonl``.
 """
 
@@ -191,6 +194,43 @@ def train_steps(split, names: list[str], settings: dict | None = None, label: st
     return cases
 
 
+def contrast_parts(split) -> dict[str, Callable]:
+    """What ``xsimgcl`` adds to a ``lightgcn`` step, each part alone, on the sizes of real batches.
+
+    ``InfoNCE GEMMs``: per step, for the batch's unique users and unique positives, the three products of an
+    InfoNCE between two views (``a bᵀ`` forward, ``g b`` and ``gᵀ a`` backward), ``[u, D] x [D, u]`` and
+    ``[p, D] x [D, p]``. ``noise``: SimGCL's signed uniform noise over every node of layers 1..K-1 and over
+    the batch's rows of layer K. A ``lightgcn`` step (propagation, BPR, optimizer) plus these two is a floor
+    for an ``xsimgcl`` step: the recipe needs all of it.
+    """
+    from contrarec.views.embedding_noise import sign_uniform_noise
+
+    rng, gen = np.random.default_rng(0), torch.Generator().manual_seed(0)
+    users_all, items_all = split.train.users, split.train.items
+    num_users, num_items = split.train.num_users, split.train.num_items
+
+    def sizes() -> tuple[int, int]:
+        pick = rng.integers(0, len(users_all), BATCH)
+        return len(np.unique(users_all[pick])), len(np.unique(items_all[pick]))
+
+    def gemms() -> None:
+        for rows in sizes():
+            a, b = torch.randn(rows, DIM, generator=gen), torch.randn(rows, DIM, generator=gen)
+            g = a @ b.T                                             # forward logits [r, r]
+            torch.mm(g, b), torch.mm(g.T, a)                        # the two backward products [r, D]
+
+    tables = (torch.randn(num_users, DIM, generator=gen), torch.randn(num_items, DIM, generator=gen))
+
+    def noise() -> None:
+        u, p = sizes()
+        for _ in range(LAYERS - 1):
+            for table in tables:
+                table.add_(sign_uniform_noise(table, 0.2, gen))
+        for table, rows in zip(tables, (u, 2 * p)):
+            sign_uniform_noise(table[:rows], 0.2, gen)
+    return {"InfoNCE GEMMs (xsimgcl, alone)": gemms, "signed noise (xsimgcl, alone)": noise}
+
+
 def time_kernels_and_batches(args, split, graph, r_tilde, square, params: dict) -> None:
     """The propagation candidates over the full graph, then the recipes' per-batch propagations."""
     num_users = graph.num_users
@@ -244,6 +284,8 @@ def main() -> None:
     parser.add_argument("--recipes", default="lightgcn,xsimgcl,simgcl,sgl-ed",
                         help="recipes whose full training step is timed")
     parser.add_argument("--steps-only", action="store_true", help="time the full training steps only")
+    parser.add_argument("--floor", action="store_true",
+                        help="time only the lightgcn and xsimgcl steps and the parts xsimgcl adds (its floor)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -255,6 +297,14 @@ def main() -> None:
     square = sp.bmat([[None, r_tilde], [r_tilde.T, None]]).tocsr()
     params = {"layers": LAYERS, "dim": DIM, "nnz_adjacency": 2 * graph.num_edges, "rounds": args.rounds,
               "threads": torch.get_num_threads(), "load_avg_1min_at_start": os.getloadavg()[0]}
+    if args.floor:
+        steps = {**train_steps(split, ["lightgcn", "xsimgcl"]), **contrast_parts(split)}
+        for name, ts in interleaved(steps, args.rounds).items():
+            record("graph_propagation", dataset=args.dataset, recipe=name, selection="last",
+                   params={**params, "what": "xsimgcl floor: a lightgcn step and the parts xsimgcl adds",
+                           "batch": BATCH},
+                   metrics={"s_per_batch_min": min(ts), "s_per_batch_median": statistics.median(ts)})
+        return
     if not args.steps_only:
         time_kernels_and_batches(args, split, graph, r_tilde, square, params)
     names = args.recipes.split(",")
