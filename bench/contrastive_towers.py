@@ -49,7 +49,7 @@ def part_best(dataset: str) -> None:
 
 
 def part_batch(dataset: str, epochs: int, two_tower_sizes: list[int], moco_sizes: list[int],
-               queue_size: int, momentum: float, refresh_queue: bool = False) -> None:
+               queue_size: int, momentum: float, refresh_queue: bool = False, lr: float = 5e-3) -> None:
     """The recall-vs-batch-size curve of in-batch two-tower and of moco with a fixed queue.
 
     ``momentum`` 0 is the cross-batch variant (CBNS): the queue holds the online tower's detached keys.
@@ -57,14 +57,15 @@ def part_batch(dataset: str, epochs: int, two_tower_sizes: list[int], moco_sizes
     """
     base = {**ID_ONLY, "temperature": 0.1}
     for bs in two_tower_sizes:
-        run_one(BENCHMARK, dataset, "two-tower", base, {"epochs": epochs, "batch_size": bs, "lr": 5e-3,
+        run_one(BENCHMARK, dataset, "two-tower", base, {"epochs": epochs, "batch_size": bs, "lr": lr,
                                                         "eval_every": epochs, "patience": 0},
-                tag=f"batch-{bs}", extra={"part": "batch"})
+                tag=f"batch-{bs}" + (f"-lr{lr:g}" if lr != 5e-3 else ""), extra={"part": "batch"})
     for bs in moco_sizes:
         moco = {**base, "queue_size": queue_size, "momentum": momentum, "refresh_queue": refresh_queue}
         run_one(BENCHMARK, dataset, "moco", moco,
-                {"epochs": epochs, "batch_size": bs, "lr": 5e-3, "eval_every": epochs, "patience": 0},
-                tag=f"batch-{bs}-queue-{queue_size}-m{momentum}" + ("-refresh" if refresh_queue else ""),
+                {"epochs": epochs, "batch_size": bs, "lr": lr, "eval_every": epochs, "patience": 0},
+                tag=f"batch-{bs}-queue-{queue_size}-m{momentum}" + ("-refresh" if refresh_queue else "")
+                + (f"-lr{lr:g}" if lr != 5e-3 else ""),
                 extra={"part": "batch"})
 
 
@@ -82,6 +83,7 @@ def main() -> None:
     parser.add_argument("--moco-sizes", default="256,1024")
     parser.add_argument("--queue-size", type=int, default=4096)
     parser.add_argument("--momentum", type=float, default=0.99, help="moco key-tower momentum (0 = CBNS)")
+    parser.add_argument("--lr", type=float, default=5e-3, help="learning rate of every point (part batch)")
     parser.add_argument("--refresh-queue", action="store_true",
                         help="moco: re-encode the queued items with the online tower, with gradient (momentum 0)")
     args = parser.parse_args()
@@ -90,7 +92,7 @@ def main() -> None:
     elif args.part == "batch":
         part_batch(args.dataset, args.epochs, [int(x) for x in args.two_tower_sizes.split(",") if x],
                    [int(x) for x in args.moco_sizes.split(",") if x], args.queue_size, args.momentum,
-                   args.refresh_queue)
+                   args.refresh_queue, args.lr)
     else:
         run_one(BENCHMARK, args.dataset, args.recipe, {**ID_ONLY, **parse_json_arg(args.model)},
                 parse_json_arg(args.train), tag=args.tag, extra={"part": "tune"}, resume=args.resume)
