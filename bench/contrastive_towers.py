@@ -34,6 +34,9 @@ BENCHMARK = "contrastive_towers"
 # Sparse id tables (SparseAdam on the batch's rows): the dense AdamW over the full tables was a third of a step.
 ID_ONLY = {"use_features": False, "dim": 64, "normalize": True, "sparse_embeddings": True}
 
+#: Learning rate of every point of part ``batch`` unless ``--lr`` says otherwise.
+BATCH_LR = 5e-3
+
 # The best settings found by the small test-set sweeps recorded in bench/results/contrastive_towers.jsonl.
 BEST = {
     "yelp2018": ("two-tower", {**ID_ONLY, "temperature": 0.1, "num_uniform_negatives": 1024},
@@ -49,23 +52,23 @@ def part_best(dataset: str) -> None:
 
 
 def part_batch(dataset: str, epochs: int, two_tower_sizes: list[int], moco_sizes: list[int],
-               queue_size: int, momentum: float, refresh_queue: bool = False, lr: float = 5e-3) -> None:
+               queue_size: int, momentum: float, refresh_queue: bool = False, lr: float = BATCH_LR) -> None:
     """The recall-vs-batch-size curve of in-batch two-tower and of moco with a fixed queue.
 
     ``momentum`` 0 is the cross-batch variant (CBNS): the queue holds the online tower's detached keys.
     ``refresh_queue`` re-encodes the queued items with the online tower each step, with gradient.
     """
     base = {**ID_ONLY, "temperature": 0.1}
+    lr_tag = f"-lr{lr:g}" if lr != BATCH_LR else ""  # the first runs, at BATCH_LR, carry no lr in their tags
     for bs in two_tower_sizes:
         run_one(BENCHMARK, dataset, "two-tower", base, {"epochs": epochs, "batch_size": bs, "lr": lr,
                                                         "eval_every": epochs, "patience": 0},
-                tag=f"batch-{bs}" + (f"-lr{lr:g}" if lr != 5e-3 else ""), extra={"part": "batch"})
+                tag=f"batch-{bs}{lr_tag}", extra={"part": "batch"})
     for bs in moco_sizes:
         moco = {**base, "queue_size": queue_size, "momentum": momentum, "refresh_queue": refresh_queue}
         run_one(BENCHMARK, dataset, "moco", moco,
                 {"epochs": epochs, "batch_size": bs, "lr": lr, "eval_every": epochs, "patience": 0},
-                tag=f"batch-{bs}-queue-{queue_size}-m{momentum}" + ("-refresh" if refresh_queue else "")
-                + (f"-lr{lr:g}" if lr != 5e-3 else ""),
+                tag=f"batch-{bs}-queue-{queue_size}-m{momentum}" + ("-refresh" if refresh_queue else "") + lr_tag,
                 extra={"part": "batch"})
 
 
@@ -83,7 +86,7 @@ def main() -> None:
     parser.add_argument("--moco-sizes", default="256,1024")
     parser.add_argument("--queue-size", type=int, default=4096)
     parser.add_argument("--momentum", type=float, default=0.99, help="moco key-tower momentum (0 = CBNS)")
-    parser.add_argument("--lr", type=float, default=5e-3, help="learning rate of every point (part batch)")
+    parser.add_argument("--lr", type=float, default=BATCH_LR, help="learning rate of every point (part batch)")
     parser.add_argument("--refresh-queue", action="store_true",
                         help="moco: re-encode the queued items with the online tower, with gradient (momentum 0)")
     args = parser.parse_args()
