@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _record import data_root, record  # noqa: E402
 
 from contrarec.config import load_config  # noqa: E402
+from contrarec.train.checkpoint import load_checkpoint  # noqa: E402
 from contrarec.train.run import train_run  # noqa: E402
 
 #: Published Recall@20 / NDCG@20 (test-picked, LightGCN splits); see docs of issue 3 and PAPERS.md §1a.
@@ -39,7 +40,7 @@ PUBLISHED = {
 
 #: The train settings each result line carries.
 RECORDED_TRAIN_KEYS = ("batch_size", "lr", "lr_schedule", "warmup_epochs", "min_lr_ratio", "seed", "epochs",
-                       "patience", "eval_every", "sampling")
+                       "patience", "eval_every", "sampling", "init_from")
 
 
 def wall_to_epoch(events_path: Path, epoch: int) -> float:
@@ -56,6 +57,18 @@ def wall_to_epoch(events_path: Path, epoch: int) -> float:
     if start is not None and last is not None:
         total += last - start
     return total
+
+
+def warm_start_wall(init_from: str | None) -> float:
+    """Wall seconds the run whose checkpoint a warm start loads took to reach that checkpoint's epoch (0
+    without one), so that a two-phase run's ``wall_s`` counts both phases. The source's
+    ``bench_events.jsonl`` sits beside its ``checkpoints/``."""
+    if not init_from:
+        return 0.0
+    events = Path(init_from).resolve().parent.parent / "bench_events.jsonl"
+    if not events.exists():
+        raise SystemExit(f"train.init_from={init_from}: no {events} to take the first phase's wall time from")
+    return wall_to_epoch(events, int(load_checkpoint(Path(init_from))["epoch"]))
 
 
 def main() -> None:
@@ -78,6 +91,7 @@ def main() -> None:
                  "train.progress=false", f"train.epochs={args.epochs}", f"train.patience={args.patience}",
                  *([f"train.max_minutes={args.max_minutes}"] if args.max_minutes else []), *args.overrides]
     config = load_config(overrides=overrides, base={"recipe": args.recipe})
+    source_wall = warm_start_wall(config.train.init_from)  # before training: a missing source fails now
     events = run_dir / "bench_events.jsonl"
     resume = (run_dir / "checkpoints" / "last.pt").exists()
     if not resume and events.exists():
@@ -102,13 +116,15 @@ def main() -> None:
     else:
         epoch, metrics = final.get("best_epoch"), final.get("test", {})
     anchor = PUBLISHED.get((args.dataset, args.recipe))
+    own_wall = wall_to_epoch(events, epoch) if epoch is not None else None
     record("graph_recipes", dataset=args.dataset, recipe=args.recipe, selection=args.selection,
            params={"model": config.model, "train": {k: v for k, v in config.train.model_dump().items()
                                                     if k in RECORDED_TRAIN_KEYS},
                    "data": {"valid_ratio": config.data.valid_ratio}},
            metrics=metrics, epochs=len(rows), sec_per_epoch=round(sec_per_epoch, 2),
-           wall_s=round(wall_to_epoch(events, epoch), 1) if epoch is not None else None,
-           best_epoch=epoch, wall_total_s=round(wall_to_epoch(events, 10 ** 9), 1),
+           wall_s=round(own_wall + source_wall, 1) if own_wall is not None else None,
+           best_epoch=epoch, wall_total_s=round(wall_to_epoch(events, 10 ** 9) + source_wall, 1),
+           **({"warm_start_wall_s": round(source_wall, 1)} if config.train.init_from else {}),
            stopped_early=bool(run.fit and run.fit.stopped_early),
            published={"recall@20": anchor[0], "ndcg@20": anchor[1]} if anchor else None)
 

@@ -63,6 +63,9 @@ class TrainConfig(Strict):
     select_metric: str = Field("recall@20", description="validation metric for early stopping / best checkpoint")
     threads: int | None = Field(None, ge=1, description="torch intra-op threads (None = torch default)")
     max_minutes: float | None = Field(None, gt=0, description="stop after this wall time (checkpointed)")
+    init_from: str | None = Field(None, description="warm start: the model weights of this checkpoint (a run's "
+                                  "checkpoints/best.pt or last.pt, same recipe and data); the optimizer, lr "
+                                  "schedule and epochs start afresh. Ignored when the run resumes its own last.pt")
     progress: bool = True
 
 

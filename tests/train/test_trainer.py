@@ -42,6 +42,33 @@ def test_resume_reaches_the_same_result(tmp_path, tiny_split):
     assert [r["epoch"] for r in resumed.fit.history] == [0, 1, 2, 3]  # the epochs before the resume too
 
 
+def test_warm_start_loads_the_weights_and_starts_the_rest_afresh(tmp_path, tiny_split):
+    quiet = {"split": tiny_split, "log": lambda m: None}
+    train_run(_cfg("train.epochs=3", "train.patience=0", "train.lr=0.01"), tmp_path / "a", **quiet)
+    source = tmp_path / "a" / "checkpoints" / "last.pt"
+    # a near-zero lr keeps the warm-started weights where they were loaded
+    warm = train_run(_cfg("train.epochs=1", "train.lr=1e-12", f"train.init_from={source}"), tmp_path / "b", **quiet)
+    a = torch.load(source, weights_only=True)["model"]
+    b = torch.load(tmp_path / "b" / "checkpoints" / "last.pt", weights_only=True)
+    for k in a:
+        torch.testing.assert_close(b["model"][k], a[k])
+    assert b["epoch"] == 0 and [r["epoch"] for r in warm.fit.history] == [0]  # its own epochs, from 0
+    cold = train_run(_cfg("train.epochs=1", "train.lr=1e-12"), tmp_path / "c", **quiet)
+    assert warm.fit.history[0]["loss"]["total"] < cold.fit.history[0]["loss"]["total"] - 0.1
+    assert warm.final["test"]["recall@20"] > cold.final["test"]["recall@20"]
+
+
+def test_warm_start_from_a_missing_or_misfitting_checkpoint_says_so(tmp_path, tiny_split):
+    quiet = {"split": tiny_split, "log": lambda m: None}
+    with pytest.raises(FileNotFoundError, match="checkpoint not found"):
+        train_run(_cfg("train.epochs=1", f"train.init_from={tmp_path / 'none.pt'}"), tmp_path / "x", **quiet)
+    train_run(_cfg("train.epochs=1", "model.dim=16"), tmp_path / "d16", **quiet)
+    with pytest.raises(ValueError, match=r"init_from=.*d16.*do not fit this model.*size mismatch"):
+        train_run(_cfg("train.epochs=1", "model.dim=32", f"train.init_from={tmp_path / 'd16/checkpoints/last.pt'}"),
+                  tmp_path / "d32", **quiet)
+    assert not (tmp_path / "d32" / "checkpoints" / "last.pt").exists()
+
+
 def test_test_picked_epoch_may_come_from_before_a_resume(tmp_path, tiny_split):
     sets = ("train.patience=0", "eval.eval_test_every_epoch=true")
     train_run(_cfg("train.epochs=2", *sets), tmp_path / "r", split=tiny_split, log=lambda m: None)

@@ -110,6 +110,27 @@ class Trainer:
         self.log(f"resumed from {self.ckpt_dir / 'last.pt'} after epoch {epoch}")
         return epoch + 1, dict(state["best"]), int(state["bad_evals"]), earlier
 
+    def _warm_start(self, path: Path) -> None:
+        """Load the model weights (and the model's extra state) of another run's checkpoint; nothing else.
+
+        Raises:
+            FileNotFoundError: no checkpoint at ``path``.
+            ValueError: the checkpoint is not a trainer checkpoint, or its tables do not fit this model
+                (another recipe, dataset or dimension).
+        """
+        state = load_checkpoint(path)
+        if not isinstance(state, dict) or "model" not in state:
+            raise ValueError(f"train.init_from={path}: not a contrarec checkpoint (no 'model' entry)")
+        try:
+            self.model.load_state_dict(state["model"])
+        except RuntimeError as err:  # missing / unexpected keys, size mismatches
+            first = str(err).strip().splitlines()
+            detail = "; ".join(line.strip() for line in first[1:4]) or first[0]
+            raise ValueError(f"train.init_from={path}: its weights do not fit this model (another recipe, "
+                             f"dataset or dim?): {detail}") from None
+        self.model.load_extra_state(state.get("extra", {}))
+        self.log(f"warm start from {path} (epoch {state.get('epoch')})")
+
     def _truncate_metrics(self, last_epoch: int) -> list[dict]:
         """Drop metric lines written after the checkpointed epoch (an interrupted epoch's); returns the kept rows.
 
@@ -172,8 +193,11 @@ class Trainer:
         start_epoch, best, bad_evals, history = 0, {}, 0, []
         if resume and (self.ckpt_dir / "last.pt").exists():
             start_epoch, best, bad_evals, history = self._restore()  # history: the epochs before the resume
-        elif self.metrics_path.exists() and self.dist.is_main:
-            self.metrics_path.unlink()
+        else:
+            if self.metrics_path.exists() and self.dist.is_main:
+                self.metrics_path.unlink()
+            if cfg.init_from:
+                self._warm_start(Path(cfg.init_from))
         began = time.perf_counter()
         stopped = False
         epoch = start_epoch - 1
