@@ -1,15 +1,22 @@
 """Full-ranking evaluation speed: contrarec's exact grouped top-k vs a plain ``torch.topk``-over-blocks loop.
 
-For each LightGCN split (Yelp2018, Gowalla) and random 64-d embeddings, times in one process, interleaved:
-- ``grouped``: :func:`contrarec.evaluate.evaluate_ranking` end to end (K=20, training items masked);
+For each LightGCN split (Yelp2018, Gowalla) and 64-d embeddings (random, or a trained model's with
+``--embeddings DIR``: ``DIR/<dataset>.pt`` holding ``{"user": [U, D], "item": [N, D]}``), times in one process,
+interleaved:
+- ``grouped+bf16``: :func:`contrarec.evaluate.evaluate_ranking` end to end (K=20, training items masked) with
+  the bf16 screen (:mod:`contrarec.evaluate.screened`; the default where bf16 is native);
+- ``grouped``: the same with ``screen="off"`` (fp32 GEMM only);
 - ``torch.topk-blocks``: the straightforward loop (GEMM per block, -inf on training items, ``torch.topk``)
   followed by the same metric functions;
-- ``gemm``: the score GEMMs alone over the same blocks (the floor for any exact method).
+- ``gemm``: the fp32 score GEMMs alone over the same blocks (the floor for an fp32 method), and
+  ``gemm_bf16``: the screen's bf16 GEMMs alone (D + 1 columns).
 Each figure is the best of ``--repeats`` runs (wall and CPU seconds), at each ``--threads`` setting; both
 methods' recall/NDCG, top-k ids and top-k scores are compared (ids can differ only where two scores are within
 float32 rounding, since the two paths run the GEMM in different orientations). The load average is recorded:
 the machine is shared, and wall time under load is not the method's cost.
-Usage: ``python bench/eval_speed.py [--repeats 3] [--datasets yelp2018 gowalla] [--threads 2 1]``.
+The screened path's ``rows_redone`` counts the queries its certificate could not prove and that fell back
+to fp32. Usage: ``python bench/eval_speed.py [--repeats 3] [--datasets yelp2018 gowalla] [--threads 2 1]
+[--embeddings DIR]``.
 """
 
 from __future__ import annotations
@@ -29,6 +36,9 @@ from _record import data_root, record  # noqa: E402
 from contrarec.data.lightgcn import read_lightgcn_split  # noqa: E402
 from contrarec.evaluate import evaluate_ranking  # noqa: E402
 from contrarec.evaluate.metrics import hit_matrix, ndcg_at_k, recall_at_k  # noqa: E402
+from contrarec.evaluate.exclusion import Exclusion  # noqa: E402
+from contrarec.evaluate.screened import ScreenedTopK  # noqa: E402
+from contrarec.evaluate.select import grouped_width  # noqa: E402
 from contrarec.evaluate.topk import default_block_size, topk_scores  # noqa: E402
 
 K, DIM = 20, 64
@@ -61,10 +71,37 @@ def baseline_eval(user_emb, item_emb, train, test, rows):
 
 def gemm_only(user_emb, item_emb, rows):
     """The score GEMMs alone, into one reused block buffer."""
-    buf = torch.empty(rows, item_emb.shape[0])
+    buf = torch.empty(rows, item_emb.shape[0], dtype=user_emb.dtype)
     for start in range(0, user_emb.shape[0], rows):
         stop = min(start + rows, user_emb.shape[0])
         torch.mm(user_emb[start:stop], item_emb.T, out=buf[: stop - start])
+
+
+def screened_rows_redone(user_emb, item_emb, train, k, rows) -> int:
+    """Queries whose bf16 screen could not prove the top k (redone in fp32), block by block as in the evaluator."""
+    num_items, width = item_emb.shape[0], grouped_width(item_emb.shape[0])
+    padded = torch.cat([item_emb, item_emb.new_zeros(width - num_items, item_emb.shape[1])])
+    screen = ScreenedTopK(user_emb, padded, k, num_items)
+    exclusion = Exclusion(train, user_emb.shape[0], num_items, torch.device("cpu"))
+    buf = torch.empty(width * rows, dtype=torch.bfloat16)
+    for start in range(0, user_emb.shape[0], rows):
+        stop = min(start + rows, user_emb.shape[0])
+        screen.block(buf[: width * (stop - start)].view(width, stop - start).T, start, stop, exclusion)
+    return screen.rows_redone
+
+
+def load_embeddings(directory: Path | None, name: str, num_users: int, num_items: int):
+    """``(user [U, D], item [N, D], source)``: a trained model's from ``directory/<name>.pt``, else random."""
+    if directory is None:
+        gen = torch.Generator().manual_seed(0)
+        return torch.randn(num_users, DIM, generator=gen), torch.randn(num_items, DIM, generator=gen), "random"
+    path = directory / f"{name}.pt"
+    saved = torch.load(path)
+    user_emb, item_emb = saved["user"].float().contiguous(), saved["item"].float().contiguous()
+    if user_emb.shape[0] != num_users or item_emb.shape[0] != num_items:
+        raise SystemExit(f"{path}: user {tuple(user_emb.shape)} / item {tuple(item_emb.shape)} do not fit "
+                         f"{name} (U = {num_users}, N = {num_items})")
+    return user_emb, item_emb, str(path)
 
 
 def timed(fn):
@@ -74,43 +111,55 @@ def timed(fn):
     return result, time.perf_counter() - wall, time.process_time() - cpu
 
 
-def run_dataset(name: str, repeats: int, threads: list[int]) -> None:
+def run_dataset(name: str, repeats: int, threads: list[int], embeddings: Path | None) -> None:
     began = time.perf_counter()
     split = read_lightgcn_split(data_root() / name)
     read_s = time.perf_counter() - began
     train, test = split.train.to_csr(), split.test.to_csr()
     num_users, num_items = train.shape
     assert (np.diff(test.indptr) > 0).all(), "the LightGCN splits give every user test items"
-    gen = torch.Generator().manual_seed(0)
-    user_emb, item_emb = torch.randn(num_users, DIM, generator=gen), torch.randn(num_items, DIM, generator=gen)
+    user_emb, item_emb, source = load_embeddings(embeddings, name, num_users, num_items)
     rows = default_block_size(num_items)
+    lifted_user = torch.cat([user_emb, user_emb.norm(dim=1, keepdim=True)], 1).bfloat16()   # the screen's GEMM
+    lifted_item = torch.cat([item_emb, item_emb.norm(dim=1, keepdim=True)], 1).bfloat16()
     for n_threads in threads:
         torch.set_num_threads(n_threads)
         load_before = os.getloadavg()[0]
-        best: dict[str, list[float]] = {m: [np.inf, np.inf] for m in ("grouped", "baseline", "gemm")}
+        methods = {
+            "grouped+bf16": lambda: evaluate_ranking(user_emb, item_emb, train, test, ks=(K,), screen="bf16"),
+            "grouped": lambda: evaluate_ranking(user_emb, item_emb, train, test, ks=(K,), screen="off"),
+            "baseline": lambda: baseline_eval(user_emb, item_emb, train, test, rows),
+            "gemm": lambda: gemm_only(user_emb, item_emb, rows),
+            "gemm_bf16": lambda: gemm_only(lifted_user, lifted_item, rows)}
+        best: dict[str, list[float]] = {m: [np.inf, np.inf] for m in methods}
         results = {}
         for _ in range(repeats):
-            for method, fn in (("grouped", lambda: evaluate_ranking(user_emb, item_emb, train, test, ks=(K,))),
-                               ("baseline", lambda: baseline_eval(user_emb, item_emb, train, test, rows)),
-                               ("gemm", lambda: gemm_only(user_emb, item_emb, rows))):
+            for method, fn in methods.items():
                 results[method], wall, cpu = timed(fn)
                 best[method] = [min(best[method][0], wall), min(best[method][1], cpu)]
-        ours_top = topk_scores(user_emb, item_emb, K, exclude=train)
+        ours_top = topk_scores(user_emb, item_emb, K, exclude=train, screen="off")
+        screened_top = topk_scores(user_emb, item_emb, K, exclude=train, screen="bf16")
         base_metrics, (base_values, base_ids) = results["baseline"]
         differ = (ours_top.ids != base_ids).any(1)
         params = {"k": K, "dim": DIM, "users": num_users, "items": num_items, "train_masked": int(train.nnz),
-                  "block_rows": rows, "threads": n_threads, "repeats": repeats}
+                  "block_rows": rows, "threads": n_threads, "repeats": repeats, "embeddings": source}
         extra = {"load_avg_before": round(load_before, 2), "load_avg_after": round(os.getloadavg()[0], 2),
                  "read_split_s": round(read_s, 2)}
         shared = {"gemm_seconds": round(best["gemm"][0], 3), "gemm_cpu_seconds": round(best["gemm"][1], 3),
                   "rows_with_different_ids": int(differ.sum()),
                   "max_abs_topk_score_diff": float((ours_top.scores - base_values).abs().max())}
-        ours = results["grouped"]
-        record("eval_speed", dataset=name, recipe="grouped", params=params,
-               selection="last", selection_note="best-of-repeats",
-               metrics={"seconds": round(best["grouped"][0], 3), "cpu_seconds": round(best["grouped"][1], 3),
-                        "recall@20": ours["recall@20"], "ndcg@20": ours["ndcg@20"], **shared},
-               wall_s=round(best["grouped"][0], 3), **extra)
+        screen_extra = {"gemm_bf16_seconds": round(best["gemm_bf16"][0], 3),
+                        "rows_redone": screened_rows_redone(user_emb, item_emb, train, K, rows),
+                        "rows_with_different_ids_vs_fp32": int((screened_top.ids != ours_top.ids).any(1).sum()),
+                        "max_abs_topk_score_diff_vs_fp32": float((screened_top.scores - ours_top.scores).abs().max())}
+        for method in ("grouped+bf16", "grouped"):
+            ours = results[method]
+            record("eval_speed", dataset=name, recipe=method, params=params,
+                   selection="last", selection_note="best-of-repeats",
+                   metrics={"seconds": round(best[method][0], 3), "cpu_seconds": round(best[method][1], 3),
+                            "recall@20": ours["recall@20"], "ndcg@20": ours["ndcg@20"], **shared,
+                            **(screen_extra if method == "grouped+bf16" else {})},
+                   wall_s=round(best[method][0], 3), **extra)
         record("eval_speed", dataset=name, recipe="torch.topk-blocks", params=params,
                selection="last", selection_note="best-of-repeats",
                metrics={"seconds": round(best["baseline"][0], 3), "cpu_seconds": round(best["baseline"][1], 3),
@@ -123,9 +172,11 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="+", default=["yelp2018", "gowalla"])
     parser.add_argument("--threads", nargs="+", type=int, default=[torch.get_num_threads(), 1],
                         help="torch intra-op thread counts to time (1 thread: CPU seconds are a clean cost)")
+    parser.add_argument("--embeddings", type=Path, default=None,
+                        help="directory of <dataset>.pt trained embeddings (default: random Gaussian)")
     args = parser.parse_args()
     for name in args.datasets:
-        run_dataset(name, args.repeats, sorted(set(args.threads), reverse=True))
+        run_dataset(name, args.repeats, sorted(set(args.threads), reverse=True), args.embeddings)
 
 
 if __name__ == "__main__":

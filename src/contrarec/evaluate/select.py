@@ -68,6 +68,17 @@ def _top_set(x: Tensor, k: int) -> tuple[Tensor, Tensor, Tensor]:
     return values[:, :k], ids[:, :k], ambiguous
 
 
+def _slab_max(slabs: Tensor, out: Tensor) -> None:
+    """``out [G, b]`` = elementwise max of ``slabs [S, G, b]`` over S (NaN propagates, as in ``amax``).
+
+    S - 1 in-place ``torch.maximum`` calls: 1.3x (fp32) to 2.3x (bf16) faster than ``amax`` over dim 0 on
+    our CPU for Yelp2018-sized blocks.
+    """
+    torch.maximum(slabs[0], slabs[1], out=out)
+    for s in range(2, slabs.shape[0]):
+        torch.maximum(out, slabs[s], out=out)
+
+
 def _grouped_top_set(xt: Tensor, k: int) -> tuple[Tensor, Tensor, Tensor]:
     """:func:`_top_set` of each *column* of ``xt [S*G, b]`` through group maxima, recursively.
 
@@ -79,7 +90,7 @@ def _grouped_top_set(xt: Tensor, k: int) -> tuple[Tensor, Tensor, Tensor]:
         return _top_set(xt.T.contiguous(), k)
     groups = width // GROUP_SIZE
     group_max = xt.new_empty(grouped_width(groups), b)                         # [G', b], G' >= G
-    torch.amax(xt.view(GROUP_SIZE, groups, b), dim=0, out=group_max[:groups])   # [S, G, b] -> [G, b]
+    _slab_max(xt.view(GROUP_SIZE, groups, b), group_max[:groups])               # [S, G, b] -> [G, b]
     group_max[groups:] = float("-inf")
     _, top_groups, ambiguous = _grouped_top_set(group_max, k)                  # [b, k]
     top_groups = top_groups.clamp(max=groups - 1)  # a padding group is only chosen in ambiguous rows
@@ -91,6 +102,28 @@ def _grouped_top_set(xt: Tensor, k: int) -> tuple[Tensor, Tensor, Tensor]:
     values, pos, cand_ambiguous = _top_set(cand, k)                             # pos = s*k + j
     ids = top_groups.gather(1, pos % k) + (pos // k) * groups                   # [b, k] item ids
     return values, ids, ambiguous | cand_ambiguous
+
+
+def top_set_grouped(x: Tensor, k: int) -> tuple[Tensor, Tensor]:
+    """k columns of each row that no other column beats, in no particular order; ties broken arbitrarily.
+
+    The same group-maxima selection as :func:`topk_grouped` without its tie fallback: every column left
+    out scores at most the smallest value kept (a left-out group's members are below its maximum, which
+    is below the k-th group maximum kept, and the k kept groups hold k members at least that high). NaN
+    sorts above everything, as in ``torch.topk``.
+
+    Args:
+        x: ``[b, S*G]`` scores (``G = grouped_width`` groups of ``GROUP_SIZE``; pad with ``-inf``), best as
+            the transpose of a contiguous item-major ``[W, b]`` block. Not modified.
+        k: columns to keep, ``1 <= k <= W``.
+
+    Returns:
+        ``([b, k] values, [b, k] int64 ids)``. Ids repeat only in rows with fewer than k finite values.
+    """
+    if x.shape[1] % GROUP_SIZE:
+        raise ValueError(f"row width {x.shape[1]} must be a multiple of GROUP_SIZE = {GROUP_SIZE}")
+    values, ids, _ = _grouped_top_set(x.T.contiguous(), k)
+    return values, ids
 
 
 def topk_grouped(x: Tensor, k: int, num_items: int | None = None) -> tuple[Tensor, Tensor]:

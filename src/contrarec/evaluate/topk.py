@@ -22,11 +22,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
-import numpy as np
 import scipy.sparse as sp
 import torch
 from torch import Tensor
 
+from contrarec.evaluate.exclusion import Exclusion
+from contrarec.evaluate.screened import ScreenedTopK, bf16_screen_available
 from contrarec.evaluate.select import grouped_width, topk_grouped, topk_stable, topk_torch
 
 #: Bytes of scores held at once per block; the block height is ``budget // (N * itemsize)``.
@@ -34,6 +35,7 @@ DEFAULT_BLOCK_BYTES = 64 * 2**20
 
 ScoreFn = Callable[[Tensor], Tensor]
 METHODS = ("grouped", "torch", "stable")
+SCREENS = ("auto", "bf16", "off")
 
 
 class TopK(NamedTuple):
@@ -51,26 +53,6 @@ class TopK(NamedTuple):
 def default_block_size(num_items: int, itemsize: int = 4, budget_bytes: int = DEFAULT_BLOCK_BYTES) -> int:
     """Rows per block so that one ``[b, N]`` score block takes at most ``budget_bytes`` (at least 1)."""
     return max(1, budget_bytes // max(1, num_items * itemsize))
-
-
-class _Exclusion:
-    """CSR rows of excluded items, sliced per block into (row, col) index tensors."""
-
-    def __init__(self, exclude: sp.csr_matrix, num_queries: int, num_items: int, device: torch.device):
-        if exclude.shape != (num_queries, num_items):
-            raise ValueError(f"exclude has shape {exclude.shape}, expected (Q, N) = ({num_queries}, {num_items})")
-        exclude = sp.csr_matrix(exclude)
-        self.indptr = np.asarray(exclude.indptr, dtype=np.int64)
-        self.indices = torch.from_numpy(np.asarray(exclude.indices, dtype=np.int64)).to(device)
-        self.counts = torch.from_numpy(np.diff(self.indptr)).to(device)
-
-    def mask(self, scores: Tensor, start: int, stop: int) -> None:
-        """Set ``scores[r, j] = -inf`` for every excluded item j of query ``start + r`` (in place)."""
-        lo, hi = int(self.indptr[start]), int(self.indptr[stop])
-        if hi == lo:
-            return
-        rows = torch.repeat_interleave(torch.arange(stop - start, device=scores.device), self.counts[start:stop])
-        scores[rows, self.indices[lo:hi]] = float("-inf")
 
 
 class _BlockBuffer:
@@ -97,7 +79,7 @@ def _select(method: str, k: int, num_items: int) -> Callable[[Tensor], tuple[Ten
 def topk_scores(query_emb: Tensor | None, item_emb: Tensor | None, k: int,
                 exclude: sp.csr_matrix | None = None, score_fn: ScoreFn | None = None,
                 block_size: int | None = None, *, num_queries: int | None = None,
-                method: str = "grouped") -> TopK:
+                method: str = "grouped", screen: str = "auto") -> TopK:
     """Exact top-k items for every query, with excluded items masked.
 
     Scores are ``query_emb @ item_emb.T`` (``[b, D] x [D, N] -> [b, N]`` per block) unless ``score_fn``
@@ -116,6 +98,10 @@ def topk_scores(query_emb: Tensor | None, item_emb: Tensor | None, k: int,
         num_queries: Q when ``query_emb`` is None (default: ``exclude.shape[0]``).
         method: ``"grouped"`` (fast, exact, ties to the lower id), ``"stable"`` (full sort, same result)
             or ``"torch"`` (``torch.topk`` per block; the simple reference).
+        screen: ``"bf16"`` scores in bfloat16 first and rescores the best ``k + 44`` per query in fp32,
+            proving per query that the result is the fp32 top k (others are redone in fp32; see
+            :mod:`contrarec.evaluate.screened`); ``"off"`` scores in fp32 only; ``"auto"`` (default) screens
+            when it applies (fp32 embeddings, no ``score_fn``, ``method="grouped"``) and bf16 is native here.
 
     Returns:
         :class:`TopK` with ``scores [Q, K]`` and ``ids [Q, K]``, sorted by score descending.
@@ -125,6 +111,8 @@ def topk_scores(query_emb: Tensor | None, item_emb: Tensor | None, k: int,
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if screen not in SCREENS:
+        raise ValueError(f"screen must be one of {SCREENS}, got {screen!r}")
     q_count, n_items, device, dtype = _problem(query_emb, item_emb, exclude, score_fn, num_queries)
     if n_items is None:                              # score_fn without item_emb: probe one row for N
         probe = score_fn(torch.zeros(1, dtype=torch.long, device=device))  # type: ignore[misc]
@@ -132,19 +120,24 @@ def topk_scores(query_emb: Tensor | None, item_emb: Tensor | None, k: int,
     if not 1 <= k <= n_items:
         raise ValueError(f"k={k} must lie in [1, N={n_items}]")
     width = grouped_width(n_items) if method == "grouped" else n_items
+    screened = _screen(screen, method, query_emb, item_emb, score_fn, k, n_items, width, device)
+    block_dtype = torch.bfloat16 if screened is not None else dtype
     rows = default_block_size(width, torch.finfo(dtype).bits // 8) if block_size is None else block_size
     if rows < 1:
         raise ValueError(f"block_size must be >= 1, got {block_size}")
     fill = _block_filler(query_emb, item_emb, score_fn, n_items, width)
-    excl = None if exclude is None else _Exclusion(exclude, q_count, n_items, device)
+    excl = None if exclude is None else Exclusion(exclude, q_count, n_items, device)
     select = _select(method, k, n_items)
     # grouped: item-major blocks ([W, D] x [D, b] runs ~20% faster than [b, D] x [D, W] in MKL here)
-    blocks = _BlockBuffer(min(rows, max(q_count, 1)), width, dtype, device, items_major=method == "grouped")
+    blocks = _BlockBuffer(min(rows, max(q_count, 1)), width, block_dtype, device, items_major=method == "grouped")
     scores = torch.empty(q_count, k, dtype=dtype, device=device)
     ids = torch.empty(q_count, k, dtype=torch.long, device=device)
     for start in range(0, q_count, rows):
         stop = min(q_count, start + rows)
         block = blocks.view(stop - start)                                          # [b, W]
+        if screened is not None:
+            scores[start:stop], ids[start:stop] = screened.block(block, start, stop, excl)
+            continue
         fill(block, start, stop)
         if excl is not None:
             excl.mask(block, start, stop)
@@ -152,6 +145,19 @@ def topk_scores(query_emb: Tensor | None, item_emb: Tensor | None, k: int,
     if torch.isnan(scores).any():
         raise ValueError("scores contain NaN; check the embeddings or score_fn")
     return TopK(scores, ids)
+
+
+def _screen(screen: str, method: str, query_emb: Tensor | None, item_emb: Tensor | None,
+            score_fn: ScoreFn | None, k: int, n_items: int, width: int,
+            device: torch.device) -> ScreenedTopK | None:
+    """The bf16 screen when ``screen`` asks for it and it applies (fp32 dot products, grouped selection)."""
+    applies = (score_fn is None and method == "grouped" and query_emb is not None and item_emb is not None
+               and query_emb.dtype == torch.float32 and item_emb.dtype == torch.float32)
+    if screen == "bf16" and not applies:
+        raise ValueError("screen='bf16' needs fp32 query_emb and item_emb, no score_fn and method='grouped'")
+    if screen == "off" or not applies or (screen == "auto" and not bf16_screen_available(device)):
+        return None
+    return ScreenedTopK(query_emb, _pad_rows(item_emb, width), k, n_items)  # type: ignore[arg-type]
 
 
 def _block_filler(query_emb: Tensor | None, item_emb: Tensor | None, score_fn: ScoreFn | None, n_items: int,
