@@ -4,7 +4,7 @@ The fp32 score GEMM is most of full-ranking evaluation, and on CPUs with bf16 do
 (AVX512-BF16, AMX) a bf16 GEMM runs several times faster (Yelp2018 blocks, one core of our EPYC: 36 ms fp32,
 7 ms bf16). Rounding to bf16 moves scores, so a bf16 ranking alone is not exact. This module makes it exact:
 
-1. the GEMM runs on one extra coordinate, ``q' = [q, c ||q||]`` and ``v' = [v, ||v||]``, so each screened
+1. on the CPU, the GEMM runs on one extra coordinate, ``q' = [q, c ||q||]`` and ``v' = [v, ||v||]``, so each screened
    value is ``u~_j = bf16(q') . bf16(v'_j) >= q . v_j``: an *upper bound* of the fp32 score (below);
    excluded items get ``-inf``;
 2. the ``C = k + margin`` items with the largest bounds are the candidates; their fp32 scores are computed
@@ -44,9 +44,8 @@ MAX_DIM = 4096
 
 
 def bf16_screen_available(device: torch.device) -> bool:
-    """Whether bf16 GEMMs run natively here: CUDA, or a CPU where oneDNN reports bf16 support."""
-    if device.type == "cuda":
-        return True
+    """Whether the screen runs here: a CPU where oneDNN reports bf16 support (oneDNN accumulates in fp32,
+    as the bound needs; CUDA's bf16 GEMMs may reduce in bf16, and its fp32 GEMMs are fast anyway)."""
     if device.type != "cpu":
         return False
     probe = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
@@ -84,9 +83,9 @@ class ScreenedTopK:
         """
         query = self.query[start:stop]                                                    # [b, D]
         if screen.stride(1) == 1:
-            torch.mm(self.query_bf16[start:stop], self.items_bf16.T, out=screen)          # [b, D] x [D, W]
+            torch.mm(self.query_bf16[start:stop], self.items_bf16.T, out=screen)          # [b, D+1] x [D+1, W]
         else:
-            torch.mm(self.items_bf16, self.query_bf16[start:stop].T, out=screen.T)        # [W, D] x [D, b]
+            torch.mm(self.items_bf16, self.query_bf16[start:stop].T, out=screen.T)        # [W, D+1] x [D+1, b]
         if screen.shape[1] > self.num_items:
             screen[:, self.num_items:] = float("-inf")
         if exclusion is not None:
