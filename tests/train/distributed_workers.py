@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import socket
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -42,11 +44,28 @@ def spawn(fn, world: int, *args) -> None:
     mp.spawn(fn, args=(world, free_port(), *args), nprocs=world, join=True)
 
 
-def join_group(rank: int, world: int, port: int) -> DistributedContext:
-    """Set torchrun's variables for this worker and join the process group."""
+def set_worker_environment(rank: int, world: int, port: int) -> None:
+    """torchrun's variables for this worker, one thread, and Python tracebacks on a fatal signal."""
+    faulthandler.enable()  # a SIGABRT from C++ (gloo) then says where the worker was
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
                       LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
+
+
+def leave_worker() -> None:
+    """End the worker at once, its process group already destroyed.
+
+    Everything the tests check is written by now; skipping interpreter teardown keeps a late abort of gloo's
+    threads at exit (seen once under load, exit by SIGABRT) from failing a run whose results are complete.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+def join_group(rank: int, world: int, port: int) -> DistributedContext:
+    """Set torchrun's variables for this worker and join the process group."""
+    set_worker_environment(rank, world, port)
     return init_distributed()
 
 
@@ -89,6 +108,7 @@ def equivalence_worker(rank: int, world: int, port: int, out: str) -> None:
     if ctx.is_main:
         torch.save(results, Path(out))
     shutdown_distributed(ctx)
+    leave_worker()
 
 
 def tiny_split():
@@ -117,9 +137,7 @@ def train_worker(rank: int, world: int, port: int, run_dir: str, resume: bool, k
     """
     from contrarec.train.run import train_run
 
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
-                      LOCAL_RANK=str(rank))
-    torch.set_num_threads(1)
+    set_worker_environment(rank, world, port)
 
     def log(message: str) -> None:
         words = message.split()
@@ -127,3 +145,4 @@ def train_worker(rank: int, world: int, port: int, run_dir: str, resume: bool, k
             os._exit(3)
 
     train_run(run_config(PER_WORKER_BATCH), run_dir, split=tiny_split(), resume=resume, log=log)
+    leave_worker()

@@ -132,6 +132,7 @@ def train_run(config: RunConfig, run_dir: str | Path, split: Split | None = None
     began = time.perf_counter()
     fit = trainer.fit(resume=resume)
     wall = time.perf_counter() - began
+    del trainer  # its DDP wrapper holds the process group: free it here, not during interpreter teardown
     if not ctx.is_main:
         shutdown_distributed(ctx)
         return TrainedRun(config=config, model=model, split=split, run_dir=run_dir, fit=fit, final=None)
