@@ -8,6 +8,9 @@ interleaved:
 - ``grouped``: the same with ``screen="off"`` (fp32 GEMM only);
 - ``torch.topk-blocks``: the straightforward loop (GEMM per block, -inf on training items, ``torch.topk``)
   followed by the same metric functions;
+- ``per-user``: the shape of SELFRec's test loop (``--peer``, timed once): per test user one score row
+  ``u·Iᵀ``, its training items masked one by one in Python, a top-K selection (``np.argpartition`` plus a
+  sort of the K, standing in for SELFRec's numba heap), then the same metric functions;
 - ``gemm``: the fp32 score GEMMs alone over the same blocks (the floor for an fp32 method), and
   ``gemm_bf16``: the screen's bf16 GEMMs alone (D + 1 columns).
 Each figure is the best of ``--repeats`` runs (wall and CPU seconds), at each ``--threads`` setting; both
@@ -16,7 +19,7 @@ float32 rounding, since the two paths run the GEMM in different orientations). T
 the machine is shared, and wall time under load is not the method's cost.
 The screened path's ``rows_redone`` counts the queries its certificate could not prove and that fell back
 to fp32. Usage: ``python bench/eval_speed.py [--repeats 3] [--datasets yelp2018 gowalla] [--threads 2 1]
-[--embeddings DIR]``.
+[--embeddings DIR] [--peer]``.
 """
 
 from __future__ import annotations
@@ -69,6 +72,27 @@ def baseline_eval(user_emb, item_emb, train, test, rows):
             "ndcg@20": float(ndcg_at_k(hits, num_rel, K).mean())}, (values, ids)
 
 
+def per_user_eval(user_emb: torch.Tensor, item_emb: torch.Tensor, train: sp.csr_matrix, test: sp.csr_matrix):
+    """Recall@K and NDCG@K by a per-user loop (SELFRec's test structure), and its ``[U, K]`` top-k ids.
+
+    Training items get -inf (SELFRec writes 0, which lets a rated item back into the list when scores are
+    negative); the cost is the same and the metrics stay comparable.
+    """
+    num_users = user_emb.shape[0]
+    ids = np.empty((num_users, K), dtype=np.int64)
+    item_t = item_emb.T.contiguous()
+    for user in range(num_users):
+        scores = (user_emb[user] @ item_t).numpy()                                   # [N]
+        for item in train.indices[train.indptr[user]:train.indptr[user + 1]]:
+            scores[item] = -np.inf
+        top = np.argpartition(-scores, K)[:K]
+        ids[user] = top[np.argsort(-scores[top], kind="stable")]
+    hits = hit_matrix(ids, test)
+    num_rel = np.diff(test.indptr)
+    return {"recall@20": float(recall_at_k(hits, num_rel, K).mean()),
+            "ndcg@20": float(ndcg_at_k(hits, num_rel, K).mean())}
+
+
 def gemm_only(user_emb, item_emb, rows):
     """The score GEMMs alone, into one reused block buffer."""
     buf = torch.empty(rows, item_emb.shape[0], dtype=user_emb.dtype)
@@ -111,7 +135,7 @@ def timed(fn):
     return result, time.perf_counter() - wall, time.process_time() - cpu
 
 
-def run_dataset(name: str, repeats: int, threads: list[int], embeddings: Path | None) -> None:
+def run_dataset(name: str, repeats: int, threads: list[int], embeddings: Path | None, peer: bool) -> None:
     began = time.perf_counter()
     split = read_lightgcn_split(data_root() / name)
     read_s = time.perf_counter() - began
@@ -133,6 +157,9 @@ def run_dataset(name: str, repeats: int, threads: list[int], embeddings: Path | 
             "gemm_bf16": lambda: gemm_only(lifted_user, lifted_item, rows)}
         best: dict[str, list[float]] = {m: [np.inf, np.inf] for m in methods}
         results = {}
+        if peer:  # once: tens of seconds, and its cost is dominated by the per-user Python loop
+            results["per-user"], wall, cpu = timed(lambda: per_user_eval(user_emb, item_emb, train, test))
+            best["per-user"] = [wall, cpu]
         for _ in range(repeats):
             for method, fn in methods.items():
                 results[method], wall, cpu = timed(fn)
@@ -164,6 +191,13 @@ def run_dataset(name: str, repeats: int, threads: list[int], embeddings: Path | 
                selection="last", selection_note="best-of-repeats",
                metrics={"seconds": round(best["baseline"][0], 3), "cpu_seconds": round(best["baseline"][1], 3),
                         **base_metrics, **shared}, wall_s=round(best["baseline"][0], 3), **extra)
+        if peer:
+            record("eval_speed", dataset=name, recipe="per-user (SELFRec-style)", params={**params, "repeats": 1},
+                   selection="last", selection_note="one run",
+                   metrics={"seconds": round(best["per-user"][0], 3), "cpu_seconds": round(best["per-user"][1], 3),
+                            **results["per-user"],
+                            "speedup_of_grouped+bf16": round(best["per-user"][0] / best["grouped+bf16"][0], 1)},
+                   wall_s=round(best["per-user"][0], 3), **extra)
 
 
 def main() -> None:
@@ -174,9 +208,11 @@ def main() -> None:
                         help="torch intra-op thread counts to time (1 thread: CPU seconds are a clean cost)")
     parser.add_argument("--embeddings", type=Path, default=None,
                         help="directory of <dataset>.pt trained embeddings (default: random Gaussian)")
+    parser.add_argument("--peer", action="store_true",
+                        help="also time the per-user loop of SELFRec's test (once per thread setting)")
     args = parser.parse_args()
     for name in args.datasets:
-        run_dataset(name, args.repeats, sorted(set(args.threads), reverse=True), args.embeddings)
+        run_dataset(name, args.repeats, sorted(set(args.threads), reverse=True), args.embeddings, args.peer)
 
 
 if __name__ == "__main__":
