@@ -17,6 +17,9 @@ are measured under the same machine load.
 ``--floor`` times only a ``lightgcn`` step, an ``xsimgcl`` step and, alone, the two parts ``xsimgcl`` adds to
 the first (its InfoNCE products and its noise): their sum is a floor for an ``xsimgcl`` step.
 
+Like the trainer, the benchmark keeps freed heap memory in the process (``contrarec.train.allocator``), for
+our steps and the peer's alike; ``--release-freed-memory`` leaves glibc at its defaults.
+
 Results go to ``bench/results/graph_propagation.jsonl``.
 """
 
@@ -44,6 +47,7 @@ from contrarec.data.lightgcn import read_lightgcn_split  # noqa: E402
 from contrarec.encoders.graph import BipartiteGraph, normalize_adjacency, normalize_edges  # noqa: E402
 from contrarec.encoders.node_order import locality_order  # noqa: E402
 from contrarec.encoders.propagation import PropagationView, propagate  # noqa: E402
+from contrarec.train.allocator import retain_freed_memory  # noqa: E402
 from contrarec.train.optim import make_optimizer  # noqa: E402
 from contrarec.views.graph_views import edge_dropout  # noqa: E402
 
@@ -283,12 +287,15 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     parser.add_argument("--recipes", default="lightgcn,xsimgcl,simgcl,sgl-ed",
                         help="recipes whose full training step is timed")
+    parser.add_argument("--release-freed-memory", action="store_true",
+                        help="leave glibc's allocator at its defaults (the trainer retains freed memory)")
     parser.add_argument("--steps-only", action="store_true", help="time the full training steps only")
     parser.add_argument("--floor", action="store_true",
                         help="time only the lightgcn and xsimgcl steps and the parts xsimgcl adds (its floor)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    retained = retain_freed_memory() if not args.release_freed_memory else False  # ours and the peer alike
     split = read_lightgcn_split(data_root() / args.dataset)
     train = split.train.to_csr()
     graph = normalize_adjacency(train)
@@ -296,7 +303,8 @@ def main() -> None:
                              graph.user_item.indptr.numpy()), shape=train.shape)
     square = sp.bmat([[None, r_tilde], [r_tilde.T, None]]).tocsr()
     params = {"layers": LAYERS, "dim": DIM, "nnz_adjacency": 2 * graph.num_edges, "rounds": args.rounds,
-              "threads": torch.get_num_threads(), "load_avg_1min_at_start": os.getloadavg()[0]}
+              "threads": torch.get_num_threads(), "load_avg_1min_at_start": os.getloadavg()[0],
+              "retain_freed_memory": retained}
     if args.floor:
         steps = {**train_steps(split, ["lightgcn", "xsimgcl"]), **contrast_parts(split)}
         for name, ts in interleaved(steps, args.rounds).items():

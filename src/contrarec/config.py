@@ -62,6 +62,8 @@ class TrainConfig(Strict):
                             "recipes dip for a few epochs after the first before they climb)")
     select_metric: str = Field("recall@20", description="validation metric for early stopping / best checkpoint")
     threads: int | None = Field(None, ge=1, description="torch intra-op threads (None = torch default)")
+    retain_freed_memory: bool = Field(True, description="keep freed heap blocks in the process (glibc mallopt), "
+                                      "so per-step buffers are not page-faulted in again (a third off a simgcl step)")
     max_minutes: float | None = Field(None, gt=0, description="stop after this wall time (checkpointed)")
     init_from: str | None = Field(None, description="warm start: the model weights of this checkpoint (a run's "
                                   "checkpoints/best.pt or last.pt, same recipe and data); the optimizer, lr "

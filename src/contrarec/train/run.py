@@ -26,6 +26,7 @@ from contrarec.data.interactions import Interactions, Split
 from contrarec.io import atomic_write_json
 from contrarec.model import RecallModel
 from contrarec.recipes.catalog import get_recipe
+from contrarec.train.allocator import retain_freed_memory
 from contrarec.train.checkpoint import load_checkpoint
 from contrarec.train.data_setup import load_split
 from contrarec.train.distributed import init_distributed, shutdown_distributed
@@ -110,6 +111,8 @@ def train_run(config: RunConfig, run_dir: str | Path, split: Split | None = None
     ctx = init_distributed()  # torchrun's environment; a plain one-process context otherwise
     if config.train.threads:
         torch.set_num_threads(config.train.threads)
+    if config.train.retain_freed_memory:
+        retain_freed_memory()
     recipe = get_recipe(config.recipe)
     model_cfg = recipe.parse_config(config.model)
     split = split if split is not None else load_split(config.data)
