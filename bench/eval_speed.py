@@ -73,7 +73,7 @@ def baseline_eval(user_emb, item_emb, train, test, rows):
 
 
 def per_user_eval(user_emb: torch.Tensor, item_emb: torch.Tensor, train: sp.csr_matrix, test: sp.csr_matrix):
-    """Recall@K and NDCG@K by a per-user loop (SELFRec's test structure), and its ``[U, K]`` top-k ids.
+    """Recall@K and NDCG@K by a per-user loop (SELFRec's test structure).
 
     Training items get -inf (SELFRec writes 0, which lets a rated item back into the list when scores are
     negative); the cost is the same and the metrics stay comparable.
