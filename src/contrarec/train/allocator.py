@@ -31,7 +31,8 @@ def retain_freed_memory(trim_threshold: int = 1 << 30) -> bool:
     """Serve blocks up to 32 MiB from the heap and keep up to ``trim_threshold`` bytes of it free.
 
     Args:
-        trim_threshold: free bytes at the top of the heap that glibc keeps instead of returning.
+        trim_threshold: free bytes at the top of the heap that glibc keeps instead of returning (``mallopt``
+            takes an ``int``, so values past 2 GiB - 1 are capped there).
 
     Returns:
         True when glibc took both settings; False elsewhere (musl, macOS, Windows), where nothing changes.
