@@ -96,7 +96,8 @@ def test_defaults_are_the_papers():
     assert (dau.gamma, dau.num_layers, dau.l2) == (2.0, 3, 0.0)
     for name in ("lightgcn", "sgl-nd", "simgcl", "xsimgcl", "directau-graph"):
         sampling = "user" if name == "lightgcn" else "interaction"     # as the authors' code samples
-        assert get_recipe(name).train_defaults == {"batch_size": 2048, "lr": 1e-3, "min_epochs": 10,
+        min_epochs = 20 if name.startswith("sgl-") else 10     # SGL's recall stalls longer before it climbs
+        assert get_recipe(name).train_defaults == {"batch_size": 2048, "lr": 1e-3, "min_epochs": min_epochs,
                                                    "sampling": sampling}
     from contrarec.config import load_config
 

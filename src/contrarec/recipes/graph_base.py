@@ -217,7 +217,7 @@ def _check_saved_order(model: GraphRecallModel, state: dict, prefix: str, *args:
 
 def graph_recipe(name: str, description: str, source: str, config_class: type[GraphSettings],
                  build_model: Callable[[Any, Interactions], RecallModel],
-                 sampling: Sampling = "interaction") -> Recipe:
+                 sampling: Sampling = "interaction", min_epochs: int = 10) -> Recipe:
     """A graph recipe: M sampled negatives per positive, batch 2048 and lr 1e-3 (the papers' settings).
 
     ``sampling`` is the default ``train.sampling`` of the authors' code (``user`` for LightGCN's,
@@ -227,4 +227,5 @@ def graph_recipe(name: str, description: str, source: str, config_class: type[Gr
     """
     return Recipe(name=name, description=description, source=source, config_class=config_class,
                   build_model=build_model, batch_options=lambda cfg: {"num_negatives": cfg.num_negatives},
-                  train_defaults={"batch_size": 2048, "lr": 1e-3, "min_epochs": 10, "sampling": sampling})
+                  train_defaults={"batch_size": 2048, "lr": 1e-3, "min_epochs": min_epochs,
+                                  "sampling": sampling})
