@@ -114,7 +114,8 @@ class SGLModel(GraphRecallModel):
         return {"total": bpr + ssl + reg, "bpr": bpr, "ssl": ssl, "reg": reg}
 
 
-#: SGL's recall stays near zero through epoch 10 (Yelp2018) to 12 (Gowalla, node dropout) before it climbs; early stopping must not end a run inside that stall.
+#: SGL's recall stays near zero through epoch 10 (Yelp2018) to 12 (Gowalla, node dropout) before it climbs;
+#: early stopping must not end a run inside that stall.
 SGL_MIN_EPOCHS = 20
 
 
