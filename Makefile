@@ -9,10 +9,12 @@ $(BIN)/python:
 	@command -v $(PY) >/dev/null 2>&1 || { echo "python3.11 not found; set PY=/path/to/python3.11"; exit 1; }
 	$(PY) -m venv $(VENV)
 
-$(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install --quiet --upgrade pip
+# The evaluator's native kernel (setup.py) builds against the torch installed first, hence no build isolation.
+$(STAMP): $(BIN)/python pyproject.toml setup.py src/contrarec/evaluate/screen_kernel.cpp
+	$(BIN)/pip install --quiet --upgrade pip 'setuptools>=68' wheel
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet --no-build-isolation -e '.[test]'
+	$(BIN)/python -c "from contrarec.evaluate.native import screen_kernel_available as ok; assert ok(), 'the native kernel did not build'"
 	touch $(STAMP)
 
 install: $(STAMP)

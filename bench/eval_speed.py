@@ -4,7 +4,9 @@ For each LightGCN split (Yelp2018, Gowalla) and 64-d embeddings (random, or a tr
 ``--embeddings DIR``: ``DIR/<dataset>.pt`` holding ``{"user": [U, D], "item": [N, D]}``), times in one process,
 interleaved:
 - ``grouped+bf16``: :func:`contrarec.evaluate.evaluate_ranking` end to end (K=20, training items masked) with
-  the bf16 screen (:mod:`contrarec.evaluate.screened`; the default where bf16 is native);
+  the bf16 screen (:mod:`contrarec.evaluate.screened`; the default where bf16 is native), its blocks finished
+  by the native kernel where it is built (``params.native_kernel``);
+- ``grouped+bf16 (torch selection)``: the same with ``native="off"``, the pure-torch selection;
 - ``grouped``: the same with ``screen="off"`` (fp32 GEMM only);
 - ``torch.topk-blocks``: the straightforward loop (GEMM per block, -inf on training items, ``torch.topk``)
   followed by the same metric functions;
@@ -40,6 +42,7 @@ from contrarec.data.lightgcn import read_lightgcn_split  # noqa: E402
 from contrarec.evaluate import evaluate_ranking  # noqa: E402
 from contrarec.evaluate.metrics import hit_matrix, ndcg_at_k, recall_at_k  # noqa: E402
 from contrarec.evaluate.exclusion import Exclusion  # noqa: E402
+from contrarec.evaluate.native import screen_kernel_available  # noqa: E402
 from contrarec.evaluate.screened import ScreenedTopK  # noqa: E402
 from contrarec.evaluate.select import grouped_width  # noqa: E402
 from contrarec.evaluate.topk import default_block_size, topk_scores  # noqa: E402
@@ -151,6 +154,8 @@ def run_dataset(name: str, repeats: int, threads: list[int], embeddings: Path | 
         load_before = os.getloadavg()[0]
         methods = {
             "grouped+bf16": lambda: evaluate_ranking(user_emb, item_emb, train, test, ks=(K,), screen="bf16"),
+            "grouped+bf16 (torch selection)": lambda: evaluate_ranking(user_emb, item_emb, train, test, ks=(K,),
+                                                                       screen="bf16", native="off"),
             "grouped": lambda: evaluate_ranking(user_emb, item_emb, train, test, ks=(K,), screen="off"),
             "baseline": lambda: baseline_eval(user_emb, item_emb, train, test, rows),
             "gemm": lambda: gemm_only(user_emb, item_emb, rows),
@@ -169,7 +174,8 @@ def run_dataset(name: str, repeats: int, threads: list[int], embeddings: Path | 
         base_metrics, (base_values, base_ids) = results["baseline"]
         differ = (ours_top.ids != base_ids).any(1)
         params = {"k": K, "dim": DIM, "users": num_users, "items": num_items, "train_masked": int(train.nnz),
-                  "block_rows": rows, "threads": n_threads, "repeats": repeats, "embeddings": source}
+                  "block_rows": rows, "threads": n_threads, "native_kernel": screen_kernel_available(),
+                  "repeats": repeats, "embeddings": source}
         extra = {"load_avg_before": round(load_before, 2), "load_avg_after": round(os.getloadavg()[0], 2),
                  "read_split_s": round(read_s, 2)}
         shared = {"gemm_seconds": round(best["gemm"][0], 3), "gemm_cpu_seconds": round(best["gemm"][1], 3),
@@ -179,7 +185,7 @@ def run_dataset(name: str, repeats: int, threads: list[int], embeddings: Path | 
                         "rows_redone": screened_rows_redone(user_emb, item_emb, train, K, rows),
                         "rows_with_different_ids_vs_fp32": int((screened_top.ids != ours_top.ids).any(1).sum()),
                         "max_abs_topk_score_diff_vs_fp32": float((screened_top.scores - ours_top.scores).abs().max())}
-        for method in ("grouped+bf16", "grouped"):
+        for method in ("grouped+bf16", "grouped+bf16 (torch selection)", "grouped"):
             ours = results[method]
             record("eval_speed", dataset=name, recipe=method, params=params,
                    selection="last", selection_note="best-of-repeats",

@@ -95,3 +95,71 @@ def test_screen_errors():
         topk_scores(query, items, 2, screen="bf16", method="torch")
     with pytest.raises(ValueError, match="screen='bf16' needs"):
         topk_scores(query.double(), items.double(), 2, screen="bf16")
+
+
+# --- the native kernel (screen_kernel.cpp), built by `make install` -------------------------------------
+
+
+def test_native_kernel_is_built():
+    from contrarec.evaluate.native import screen_kernel_available
+    assert screen_kernel_available(), "the evaluator's native kernel did not build; see setup.py"
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_native_kernel_matches_the_torch_selection(seed):
+    query, items, exclude = _case(seed, 70, 2500, 16, normalise=seed == 1)
+    query[3] = 0.0                                       # a query whose every score ties at 0
+    torch_path = topk_scores(query, items, 12, exclude=exclude, screen="bf16", native="off", block_size=32)
+    native = topk_scores(query, items, 12, exclude=exclude, screen="bf16", block_size=32)
+    exact = topk_scores(query, items, 12, exclude=exclude, screen="off")
+    assert torch.equal(native.ids, torch_path.ids)
+    assert torch.equal(native.ids, exact.ids)
+    torch.testing.assert_close(native.scores, exact.scores, rtol=0, atol=1e-5)
+
+
+def test_native_kernel_finishes_row_major_blocks_and_redoes_unproven_rows():
+    n, k = 4000, 5                                       # as above: scores closer than bf16 can tell apart
+    items = torch.zeros(n, 8)
+    items[:, 0] = 1.0 + torch.randperm(n, generator=torch.Generator().manual_seed(0)).float() * 1e-5
+    query = torch.zeros(3, 8)
+    query[:, 0] = torch.tensor([1.0, 2.0, 0.5])
+    width = grouped_width(n)
+    screen = ScreenedTopK(query, torch.cat([items, items.new_zeros(width - n, 8)]), k, n, margin=3)
+    assert screen.row_major
+    values, ids = screen.block(torch.empty(3, width, dtype=torch.bfloat16), 0, 3, None)
+    assert screen.rows_redone == 3
+    expected = (query @ items.T).topk(k, dim=1)
+    assert torch.equal(ids, expected.indices)
+    assert torch.equal(values, expected.values)
+
+
+def test_native_kernel_keeps_rows_with_few_candidates_exact():
+    # a query with fewer than k items left: its last slots are -inf with the lowest remaining ids
+    query, items = torch.randn(2, 4, generator=torch.Generator().manual_seed(5)), torch.randn(800, 4)
+    exclude = sp.csr_matrix(np.vstack([np.r_[np.zeros(3), np.ones(797)], np.zeros(800)]))
+    native = topk_scores(query, items, 5, exclude=exclude, screen="bf16")
+    exact = topk_scores(query, items, 5, exclude=exclude, screen="off")
+    assert torch.equal(native.ids, exact.ids)
+    assert torch.equal(torch.isinf(native.scores), torch.isinf(exact.scores))
+    assert native.ids[0, :3].tolist() == sorted(native.ids[0, :3].tolist(), key=lambda j: -float(query[0] @ items[j]))
+
+
+def test_screen_leaves_non_finite_embeddings_to_the_torch_path():
+    query, items = torch.randn(4, 8), torch.randn(1000, 8)
+    items[7, 2] = float("nan")
+    width = grouped_width(1000)
+    assert not ScreenedTopK(query, torch.cat([items, items.new_zeros(width - 1000, 8)]), 5, 1000).row_major
+    with pytest.raises(ValueError, match="NaN"):
+        topk_scores(query, items, 5, screen="bf16")
+
+
+def test_native_kernel_rejects_bad_exclusions():
+    screen = torch.zeros(2, 1024, dtype=torch.bfloat16)
+    query, items = torch.randn(2, 4), torch.randn(1024, 4)
+    indptr, indices = torch.tensor([0, 1, 2]), torch.tensor([3, 5000])
+    from contrarec.evaluate.native import screen_kernel_available
+    assert screen_kernel_available()
+    with pytest.raises(RuntimeError, match="excluded item 5000 outside"):
+        torch.ops.contrarec.screen_topk(screen, 1000, 30, 5, query, items, indptr, indices)
+    with pytest.raises(RuntimeError, match="screen must be a row-major"):
+        torch.ops.contrarec.screen_topk(screen.float(), 1000, 30, 5, query, items, indptr, indices)

@@ -24,7 +24,7 @@ def evaluate_ranking(user_emb: Tensor | None, item_emb: Tensor | None, train_csr
                      test_csr: sp.csr_matrix, ks: Sequence[int] = (20,),
                      item_popularity: np.ndarray | None = None, score_fn: ScoreFn | None = None,
                      users: np.ndarray | None = None, *, block_size: int | None = None,
-                     screen: str = "auto") -> dict[str, float]:
+                     screen: str = "auto", native: str = "auto") -> dict[str, float]:
     """Rank all items for each user with test items and score the ranking against the test items.
 
     Users without test items are skipped, not counted as zeros. Each user's training items are masked.
@@ -44,6 +44,7 @@ def evaluate_ranking(user_emb: Tensor | None, item_emb: Tensor | None, train_csr
         block_size: rows per scoring block (default from a memory budget); results do not depend on it.
         screen: the bf16 screen of :func:`contrarec.evaluate.topk.topk_scores` (``"auto"``, ``"bf16"``,
             ``"off"``); the top k is the fp32 one either way.
+        native: ``"auto"`` or ``"off"``, whether the screen may use the native kernel (same results).
 
     Returns:
         ``{"recall@K", "ndcg@K", "hit@K", "precision@K", "mrr@K", "coverage@K"}`` for each K, the long-tail
@@ -66,7 +67,8 @@ def evaluate_ranking(user_emb: Tensor | None, item_emb: Tensor | None, train_csr
         def user_score_fn(rows: Tensor) -> Tensor:
             return score_fn(idx.to(rows.device)[rows])
     top = topk_scores(query, item_emb, max(ks), exclude=train_csr[eval_users], score_fn=user_score_fn,
-                      block_size=block_size, num_queries=len(eval_users), screen=screen)
+                      block_size=block_size, num_queries=len(eval_users), screen=screen,
+                      native=native)
     ids = top.ids.cpu().numpy()                                                         # [U', K]
     valid = torch.isfinite(top.scores).cpu().numpy()                                    # [U', K]
     relevant = test_csr[eval_users]

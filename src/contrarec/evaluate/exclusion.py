@@ -37,6 +37,11 @@ class Exclusion:
         rows = torch.repeat_interleave(torch.arange(stop - start, device=scores.device), self.counts[start:stop])
         scores[rows, self.indices[lo:hi]] = float("-inf")
 
+    def block(self, start: int, stop: int) -> tuple[Tensor, Tensor]:
+        """The CSR rows of queries ``start..stop-1``: ``(indptr [b + 1] from 0, indices)`` int64 on the CPU."""
+        indptr = torch.from_numpy(self.indptr[start:stop + 1] - self.indptr[start])
+        return indptr, self.indices[int(self.indptr[start]):int(self.indptr[stop])].cpu()
+
     def mask_rows(self, scores: Tensor, rows: Tensor) -> None:
         """Set ``scores[r, j] = -inf`` for every excluded item j of query ``rows[r]`` (any order, in place)."""
         counts = self.counts[rows]                                                      # [r]

@@ -20,6 +20,11 @@ in fp32) adds at most ``(D + 1) 2^-24 sum |q'_d v'_d|``, and rounding the output
 The extra coordinate adds ``c ||q|| ||v_j||`` to the exact sum, so with ``c = 4u`` (:data:`BOUND_FACTOR`) the
 screen never falls below the score. Each item's slack scales with its own norm, not the largest one.
 
+Steps 1-3 run either as whole-block torch ops (item-major blocks, :func:`top_set_grouped`) or, where the
+native kernel is built (:mod:`contrarec.evaluate.native`), row by row in one parallel pass over a row-major
+block (``screen_kernel.cpp``: exclusion, group maxima, candidates, exact rescoring, certificate), which is
+what is left after the GEMM, about 2x faster end to end on Yelp2018. Both give the same result.
+
 Ties go to the lower item id, as in :func:`contrarec.evaluate.select.topk_grouped`; scores equal the fp32
 dot products up to summation order (a few ulps), so ids can differ from the fp32 path only where two
 scores lie within float32 rounding of each other.
@@ -31,7 +36,8 @@ import torch
 from torch import Tensor
 
 from contrarec.evaluate.exclusion import Exclusion
-from contrarec.evaluate.select import top_set_grouped, topk_grouped, topk_stable
+from contrarec.evaluate.native import screen_kernel_available
+from contrarec.evaluate.select import GROUP_SIZE, top_set_grouped, topk_grouped, topk_stable
 
 #: ``c`` of the extra coordinate ``c ||q||``: 4u with u = 2^-8, above the ``3.1u (1 + c)`` it must exceed.
 BOUND_FACTOR = 4.0 * 2.0 ** -8
@@ -64,9 +70,12 @@ class ScreenedTopK:
         k: items per query.
         num_items: N, the real items.
         margin: candidates past k that are rescored exactly.
+        native: use the native kernel where it is built and applies (finite embeddings, a width of at least
+            16 candidates' groups); it then wants row-major blocks (:attr:`row_major`).
     """
 
-    def __init__(self, query_emb: Tensor, items: Tensor, k: int, num_items: int, margin: int = DEFAULT_MARGIN):
+    def __init__(self, query_emb: Tensor, items: Tensor, k: int, num_items: int, margin: int = DEFAULT_MARGIN,
+                 native: bool = True):
         if query_emb.shape[1] >= MAX_DIM:
             raise ValueError(f"the bf16 screen's bound holds for D < {MAX_DIM}, got D = {query_emb.shape[1]}")
         self.query, self.items, self.k, self.num_items = query_emb, items, k, num_items
@@ -75,12 +84,19 @@ class ScreenedTopK:
         self.query_bf16 = torch.cat([query_emb, lift], dim=1).to(torch.bfloat16)         # [Q, D+1]
         self.items_bf16 = torch.cat([items, items.norm(dim=1, keepdim=True)], dim=1).to(torch.bfloat16)  # [W, D+1]
         self.rows_redone = 0
+        self.row_major = (native and self.candidates * GROUP_SIZE <= items.shape[0]
+                          and items.shape[0] % GROUP_SIZE == 0 and screen_kernel_available()
+                          and bool(query_emb.isfinite().all()) and bool(items.isfinite().all()))
+        if self.row_major:  # the kernel reads rows in place
+            self.query, self.items = query_emb.contiguous(), items.contiguous()
 
     def block(self, screen: Tensor, start: int, stop: int, exclusion: Exclusion | None) -> tuple[Tensor, Tensor]:
         """Top k of queries ``start..stop-1``, with ``screen`` a ``[b, W]`` bf16 view to write scores into.
 
         Returns ``([b, k] fp32 scores, [b, k] int64 ids)``, best first, ties to the lower id.
         """
+        if self.row_major and screen.stride(1) == 1:
+            return self._native_block(screen, start, stop, exclusion)
         query = self.query[start:stop]                                                    # [b, D]
         if screen.stride(1) == 1:
             torch.mm(self.query_bf16[start:stop], self.items_bf16.T, out=screen)          # [b, D+1] x [D+1, W]
@@ -101,6 +117,22 @@ class ScreenedTopK:
         proven = values[:, -1] > threshold                  # every item left out scores <= its bound <= t
         doubtful = exact.isnan().any(1) | cand_screen.isnan().any(1) | (cand_ids[:, 1:] == cand_ids[:, :-1]).any(1)
         redo = (~proven | doubtful).nonzero().squeeze(1)
+        if len(redo):
+            self.rows_redone += len(redo)
+            values[redo], ids[redo] = self._exact_rows(redo + start, exclusion)
+        return values, ids
+
+    def _native_block(self, screen: Tensor, start: int, stop: int,
+                      exclusion: Exclusion | None) -> tuple[Tensor, Tensor]:
+        """:meth:`block` through ``torch.ops.contrarec.screen_topk`` on a row-major ``[b, W]`` screen."""
+        torch.mm(self.query_bf16[start:stop], self.items_bf16.T, out=screen)              # [b, D+1] x [D+1, W]
+        if exclusion is None:
+            indptr, indices = torch.zeros(stop - start + 1, dtype=torch.int64), torch.zeros(0, dtype=torch.int64)
+        else:
+            indptr, indices = exclusion.block(start, stop)
+        values, ids, proven = torch.ops.contrarec.screen_topk(screen, self.num_items, self.candidates, self.k,
+                                                              self.query[start:stop], self.items, indptr, indices)
+        redo = (~proven).nonzero().squeeze(1)
         if len(redo):
             self.rows_redone += len(redo)
             values[redo], ids[redo] = self._exact_rows(redo + start, exclusion)

@@ -29,11 +29,15 @@ import torch
 from torch import Tensor
 
 from contrarec.evaluate.exclusion import Exclusion
+from contrarec.evaluate.native import NATIVE
 from contrarec.evaluate.screened import ScreenedTopK, bf16_screen_available
 from contrarec.evaluate.select import grouped_width, topk_grouped, topk_stable, topk_torch
 
 #: Bytes of scores held at once per block; the block height is ``budget // (N * itemsize)``.
 DEFAULT_BLOCK_BYTES = 64 * 2**20
+
+#: The same for the native kernel's bf16 blocks, which it reads right after the GEMM wrote them.
+NATIVE_BLOCK_BYTES = 10 * 2**20
 
 ScoreFn = Callable[[Tensor], Tensor]
 METHODS = ("grouped", "torch", "stable")
@@ -81,7 +85,7 @@ def _select(method: str, k: int, num_items: int) -> Callable[[Tensor], tuple[Ten
 def topk_scores(query_emb: Tensor | None, item_emb: Tensor | None, k: int,
                 exclude: sp.csr_matrix | None = None, score_fn: ScoreFn | None = None,
                 block_size: int | None = None, *, num_queries: int | None = None,
-                method: str = "grouped", screen: str = "auto") -> TopK:
+                method: str = "grouped", screen: str = "auto", native: str = "auto") -> TopK:
     """Exact top-k items for every query, with excluded items masked.
 
     Scores are ``query_emb @ item_emb.T`` (``[b, D] x [D, N] -> [b, N]`` per block) unless ``score_fn``
@@ -104,6 +108,8 @@ def topk_scores(query_emb: Tensor | None, item_emb: Tensor | None, k: int,
             proving per query that the result is the fp32 top k (others are redone in fp32; see
             :mod:`contrarec.evaluate.screened`); ``"off"`` scores in fp32 only; ``"auto"`` (default) screens
             when it applies (fp32 embeddings, no ``score_fn``, ``method="grouped"``) on a CPU with native bf16.
+        native: ``"auto"`` (default) finishes screened blocks in the native kernel where it is built
+            (:mod:`contrarec.evaluate.native`); ``"off"`` keeps the pure-torch selection. Same results.
 
     Returns:
         :class:`TopK` with ``scores [Q, K]`` and ``ids [Q, K]``, sorted by score descending.
@@ -115,6 +121,8 @@ def topk_scores(query_emb: Tensor | None, item_emb: Tensor | None, k: int,
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if screen not in SCREENS:
         raise ValueError(f"screen must be one of {SCREENS}, got {screen!r}")
+    if native not in NATIVE:
+        raise ValueError(f"native must be one of {NATIVE}, got {native!r}")
     q_count, n_items, device, dtype = _problem(query_emb, item_emb, exclude, score_fn, num_queries)
     if n_items is None:                              # score_fn without item_emb: probe one row for N
         probe = score_fn(torch.zeros(1, dtype=torch.long, device=device))  # type: ignore[misc]
@@ -122,16 +130,22 @@ def topk_scores(query_emb: Tensor | None, item_emb: Tensor | None, k: int,
     if not 1 <= k <= n_items:
         raise ValueError(f"k={k} must lie in [1, N={n_items}]")
     width = grouped_width(n_items) if method == "grouped" else n_items
-    screened = _screen(screen, method, query_emb, item_emb, score_fn, k, n_items, width, device)
+    screened = _screen(screen, method, query_emb, item_emb, score_fn, k, n_items, width, device, native == "auto")
     block_dtype = torch.bfloat16 if screened is not None else dtype
-    rows = default_block_size(width, torch.finfo(dtype).bits // 8) if block_size is None else block_size
+    if block_size is not None:
+        rows = block_size
+    elif screened is not None and screened.row_major:   # rows finished while in cache: smaller blocks
+        rows = default_block_size(width, 2, NATIVE_BLOCK_BYTES)
+    else:
+        rows = default_block_size(width, torch.finfo(dtype).bits // 8)
     if rows < 1:
         raise ValueError(f"block_size must be >= 1, got {block_size}")
     fill = _block_filler(query_emb, item_emb, score_fn, n_items, width)
     excl = None if exclude is None else Exclusion(exclude, q_count, n_items, device)
     select = _select(method, k, n_items)
     # grouped: item-major blocks ([W, D] x [D, b] runs ~20% faster than [b, D] x [D, W] in MKL here)
-    blocks = _BlockBuffer(min(rows, max(q_count, 1)), width, block_dtype, device, items_major=method == "grouped")
+    items_major = method == "grouped" and not (screened is not None and screened.row_major)
+    blocks = _BlockBuffer(min(rows, max(q_count, 1)), width, block_dtype, device, items_major=items_major)
     scores = torch.empty(q_count, k, dtype=dtype, device=device)
     ids = torch.empty(q_count, k, dtype=torch.long, device=device)
     for start in range(0, q_count, rows):
@@ -151,7 +165,7 @@ def topk_scores(query_emb: Tensor | None, item_emb: Tensor | None, k: int,
 
 def _screen(screen: str, method: str, query_emb: Tensor | None, item_emb: Tensor | None,
             score_fn: ScoreFn | None, k: int, n_items: int, width: int,
-            device: torch.device) -> ScreenedTopK | None:
+            device: torch.device, native: bool) -> ScreenedTopK | None:
     """The bf16 screen when ``screen`` asks for it and it applies (fp32 dot products, grouped selection)."""
     applies = (score_fn is None and method == "grouped" and query_emb is not None and item_emb is not None
                and query_emb.dtype == torch.float32 and item_emb.dtype == torch.float32)
@@ -161,7 +175,7 @@ def _screen(screen: str, method: str, query_emb: Tensor | None, item_emb: Tensor
         raise ValueError(f"screen='bf16' runs on the CPU only, got device {device}")
     if screen == "off" or not applies or (screen == "auto" and not bf16_screen_available(device)):
         return None
-    return ScreenedTopK(query_emb, _pad_rows(item_emb, width), k, n_items)  # type: ignore[arg-type]
+    return ScreenedTopK(query_emb, _pad_rows(item_emb, width), k, n_items, native=native)  # type: ignore[arg-type]
 
 
 def _block_filler(query_emb: Tensor | None, item_emb: Tensor | None, score_fn: ScoreFn | None, n_items: int,
