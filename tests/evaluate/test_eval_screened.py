@@ -163,3 +163,13 @@ def test_native_kernel_rejects_bad_exclusions():
         torch.ops.contrarec.screen_topk(screen, 1000, 30, 5, query, items, indptr, indices)
     with pytest.raises(RuntimeError, match="screen must be a row-major"):
         torch.ops.contrarec.screen_topk(screen.float(), 1000, 30, 5, query, items, indptr, indices)
+
+
+def test_native_kernel_with_scores_spread_over_many_octaves():
+    # a few items score ~1e12 times the rest: the candidates' threshold lies far below the best score
+    query, items, exclude = _case(4, 30, 3000, 8, normalise=False)
+    items[:5] *= 1e12
+    native = topk_scores(query, items, 10, exclude=exclude, screen="bf16")
+    exact = topk_scores(query, items, 10, exclude=exclude, screen="off")
+    assert torch.equal(native.ids, exact.ids)
+    torch.testing.assert_close(native.scores, exact.scores, rtol=1e-6, atol=1e-5)
