@@ -9,12 +9,12 @@ $(BIN)/python:
 	@command -v $(PY) >/dev/null 2>&1 || { echo "python3.11 not found; set PY=/path/to/python3.11"; exit 1; }
 	$(PY) -m venv $(VENV)
 
-# The evaluator's native kernel (setup.py) builds against the torch installed first, hence no build isolation.
-$(STAMP): $(BIN)/python pyproject.toml setup.py src/contrarec/evaluate/screen_kernel.cpp
+# The native operators (setup.py) build against the torch installed first, hence no build isolation.
+$(STAMP): $(BIN)/python pyproject.toml setup.py $(wildcard src/contrarec/_native/*.cpp)
 	$(BIN)/pip install --quiet --upgrade pip 'setuptools>=68' wheel
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet --no-build-isolation -e '.[test]'
-	$(BIN)/python -c "from contrarec.evaluate.native import screen_kernel_available as ok; assert ok(), 'the native kernel did not build'"
+	$(BIN)/python -c "from contrarec._native import native_ops_available as ok; assert ok(), 'the native operators did not build'"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -1,8 +1,8 @@
-"""Builds the optional native kernel of the evaluator (``contrarec/evaluate/screen_kernel.cpp``).
+"""Builds the optional native operators (``src/contrarec/_native/*.cpp``, see ``contrarec._native``).
 
-Everything else lives in pyproject.toml. The kernel is a torch operator, so it builds against the torch
-already installed (``pip install --no-build-isolation``, as the Makefile does). Without torch or a C++
-compiler the package installs without it, and evaluation uses its pure-torch path.
+Everything else lives in pyproject.toml. They are torch operators, so they build against the torch already
+installed (``pip install --no-build-isolation``, as the Makefile does). Without torch or a C++ compiler the
+package installs without them, and their callers take their pure-torch paths.
 """
 
 from setuptools import setup
@@ -13,7 +13,8 @@ def native_extensions() -> tuple[list, dict]:
         from torch.utils.cpp_extension import BuildExtension, CppExtension
     except ImportError:
         return [], {}
-    kernel = CppExtension("contrarec.evaluate._screen_kernel", ["src/contrarec/evaluate/screen_kernel.cpp"],
+    sources = ["src/contrarec/_native/screen_topk.cpp", "src/contrarec/_native/signed_noise.cpp"]
+    kernel = CppExtension("contrarec._native._ops", sources,
                           extra_compile_args=["-O3", "-fopenmp"], extra_link_args=["-fopenmp"],
                           optional=True)
     return [kernel], {"build_ext": BuildExtension.with_options(use_ninja=False)}

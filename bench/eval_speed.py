@@ -42,7 +42,7 @@ from contrarec.data.lightgcn import read_lightgcn_split  # noqa: E402
 from contrarec.evaluate import evaluate_ranking  # noqa: E402
 from contrarec.evaluate.metrics import hit_matrix, ndcg_at_k, recall_at_k  # noqa: E402
 from contrarec.evaluate.exclusion import Exclusion  # noqa: E402
-from contrarec.evaluate.native import screen_kernel_available  # noqa: E402
+from contrarec._native import native_ops_available  # noqa: E402
 from contrarec.evaluate.screened import ScreenedTopK  # noqa: E402
 from contrarec.evaluate.select import grouped_width  # noqa: E402
 from contrarec.evaluate.topk import default_block_size, topk_scores  # noqa: E402
@@ -174,7 +174,7 @@ def run_dataset(name: str, repeats: int, threads: list[int], embeddings: Path | 
         base_metrics, (base_values, base_ids) = results["baseline"]
         differ = (ours_top.ids != base_ids).any(1)
         params = {"k": K, "dim": DIM, "users": num_users, "items": num_items, "train_masked": int(train.nnz),
-                  "block_rows": rows, "threads": n_threads, "native_kernel": screen_kernel_available(),
+                  "block_rows": rows, "threads": n_threads, "native_kernel": native_ops_available(),
                   "repeats": repeats, "embeddings": source}
         extra = {"load_avg_before": round(load_before, 2), "load_avg_after": round(os.getloadavg()[0], 2),
                  "read_split_s": round(read_s, 2)}

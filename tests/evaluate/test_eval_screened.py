@@ -97,12 +97,12 @@ def test_screen_errors():
         topk_scores(query.double(), items.double(), 2, screen="bf16")
 
 
-# --- the native kernel (screen_kernel.cpp), built by `make install` -------------------------------------
+# --- the native kernel (_native/screen_topk.cpp), built by `make install` ------------------------------
 
 
 def test_native_kernel_is_built():
-    from contrarec.evaluate.native import screen_kernel_available
-    assert screen_kernel_available(), "the evaluator's native kernel did not build; see setup.py"
+    from contrarec._native import native_ops_available
+    assert native_ops_available(), "the native operators did not build; see setup.py"
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -157,8 +157,8 @@ def test_native_kernel_rejects_bad_exclusions():
     screen = torch.zeros(2, 1024, dtype=torch.bfloat16)
     query, items = torch.randn(2, 4), torch.randn(1024, 4)
     indptr, indices = torch.tensor([0, 1, 2]), torch.tensor([3, 5000])
-    from contrarec.evaluate.native import screen_kernel_available
-    assert screen_kernel_available()
+    from contrarec._native import native_ops_available
+    assert native_ops_available()
     with pytest.raises(RuntimeError, match="excluded item 5000 outside"):
         torch.ops.contrarec.screen_topk(screen, 1000, 30, 5, query, items, indptr, indices)
     with pytest.raises(RuntimeError, match="screen must be a row-major"):

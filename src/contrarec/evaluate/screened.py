@@ -21,8 +21,8 @@ The extra coordinate adds ``c ||q|| ||v_j||`` to the exact sum, so with ``c = 4u
 screen never falls below the score. Each item's slack scales with its own norm, not the largest one.
 
 Steps 1-3 run either as whole-block torch ops (item-major blocks, :func:`top_set_grouped`) or, where the
-native kernel is built (:mod:`contrarec.evaluate.native`), row by row in one parallel pass over a row-major
-block (``screen_kernel.cpp``: exclusion, group maxima, candidates, exact rescoring, certificate), which is
+native kernel is built (:mod:`contrarec._native`), row by row in one parallel pass over a row-major
+block (``_native/screen_topk.cpp``: exclusion, group maxima, candidates, exact rescoring, certificate), which is
 what is left after the GEMM, about 2x faster end to end on Yelp2018. Both give the same result.
 
 Ties go to the lower item id, as in :func:`contrarec.evaluate.select.topk_grouped`; scores equal the fp32
@@ -36,7 +36,7 @@ import torch
 from torch import Tensor
 
 from contrarec.evaluate.exclusion import Exclusion
-from contrarec.evaluate.native import screen_kernel_available
+from contrarec._native import native_ops_available
 from contrarec.evaluate.select import GROUP_SIZE, top_set_grouped, topk_grouped, topk_stable
 
 #: ``c`` of the extra coordinate ``c ||q||``: 4u with u = 2^-8, above the ``3.1u (1 + c)`` it must exceed.
@@ -85,7 +85,7 @@ class ScreenedTopK:
         self.items_bf16 = torch.cat([items, items.norm(dim=1, keepdim=True)], dim=1).to(torch.bfloat16)  # [W, D+1]
         self.rows_redone = 0
         self.row_major = (native and self.candidates * GROUP_SIZE <= items.shape[0]
-                          and items.shape[0] % GROUP_SIZE == 0 and screen_kernel_available()
+                          and items.shape[0] % GROUP_SIZE == 0 and native_ops_available()
                           and bool(query_emb.isfinite().all()) and bool(items.isfinite().all()))
         if self.row_major:  # the kernel reads rows in place
             self.query, self.items = query_emb.contiguous(), items.contiguous()

@@ -29,7 +29,7 @@ import torch
 from torch import Tensor
 
 from contrarec.evaluate.exclusion import Exclusion
-from contrarec.evaluate.native import NATIVE
+from contrarec._native import NATIVE
 from contrarec.evaluate.screened import ScreenedTopK, bf16_screen_available
 from contrarec.evaluate.select import grouped_width, topk_grouped, topk_stable, topk_torch
 
@@ -109,7 +109,7 @@ def topk_scores(query_emb: Tensor | None, item_emb: Tensor | None, k: int,
             :mod:`contrarec.evaluate.screened`); ``"off"`` scores in fp32 only; ``"auto"`` (default) screens
             when it applies (fp32 embeddings, no ``score_fn``, ``method="grouped"``) on a CPU with native bf16.
         native: ``"auto"`` (default) finishes screened blocks in the native kernel where it is built
-            (:mod:`contrarec.evaluate.native`); ``"off"`` keeps the pure-torch selection. Same results.
+            (:mod:`contrarec._native`); ``"off"`` keeps the pure-torch selection. Same results.
 
     Returns:
         :class:`TopK` with ``scores [Q, K]`` and ``ids [Q, K]``, sorted by score descending.

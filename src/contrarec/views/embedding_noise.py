@@ -12,6 +12,8 @@ import sys
 
 import torch
 
+from contrarec._native import native_ops_available
+
 #: Which 16-bit lanes of an int64 hold its low 48 bits (``random_`` leaves bit 63 at 0, so the top lane is
 #: not uniform).
 _LOW_LANES = slice(0, 3) if sys.byteorder == "little" else slice(1, 4)
@@ -42,9 +44,9 @@ def uniform_16bit(shape: tuple[int, ...], generator: torch.Generator | None = No
 
 
 def sign_uniform_noise(emb: torch.Tensor, noise_eps: float,
-                       generator: torch.Generator | None = None) -> torch.Tensor:
+                       generator: torch.Generator | None = None, native: bool = True) -> torch.Tensor:
     """SimGCL's noise Δ for embeddings ``emb``: ``Δ = ε · sign(e) ⊙ r / ||r||₂`` with r ~ U(0, 1)^D per row
-    (16-bit resolution, ``uniform_16bit``).
+    (16-bit resolution, the grid of ``uniform_16bit``).
 
     The noise is a random vector of length ε in the hyper-octant of e, so ``e + Δ`` turns e by a small
     angle without flipping any coordinate's sign (Yu et al., "Are Graph Augmentations Necessary? Simple
@@ -52,10 +54,17 @@ def sign_uniform_noise(emb: torch.Tensor, noise_eps: float,
     SELFRec ``SimGCL_Encoder``: ``emb += torch.sign(emb) * F.normalize(torch.rand_like(emb), dim=-1) * eps``).
     Coordinates that are exactly 0 get no noise.
 
+    With ``native`` and the native operators built (:mod:`contrarec._native`), a contiguous fp32 CPU ``emb``
+    gets its noise from ``torch.ops.contrarec.signed_noise``: r from a counter-based generator seeded by one
+    draw of ``generator``, all in one parallel pass (about 5x faster than the torch path on a Yelp2018 item
+    table); otherwise r is ``uniform_16bit(..., generator)``. Both draw from the same distribution, not the
+    same values.
+
     Args:
         emb: ``[R, D]`` embeddings (only their signs are read; no gradient flows through Δ).
         noise_eps: ε ≥ 0, the L2 norm of each row of Δ.
         generator: the random source.
+        native: use the native operator where it applies.
 
     Returns:
         Δ ``[R, D]``, the noise to add (``emb + Δ`` is the perturbed view).
@@ -70,6 +79,10 @@ def sign_uniform_noise(emb: torch.Tensor, noise_eps: float,
         raise ValueError(f"noise_eps must be >= 0, got {noise_eps}")
     if emb.ndim != 2:
         raise ValueError(f"emb must be [R, D], got shape {tuple(emb.shape)}")
+    if (native and emb.dtype == torch.float32 and emb.device.type == "cpu" and emb.is_contiguous()
+            and native_ops_available()):
+        seed = int(torch.randint(-2**63, 2**63 - 1, (1,), generator=generator))
+        return torch.ops.contrarec.signed_noise(emb.detach(), noise_eps, seed)
     with torch.no_grad():
         noise = uniform_16bit(tuple(emb.shape), generator, emb.dtype)  # [R, D]
         scale = torch.linalg.vector_norm(noise, dim=-1, keepdim=True).clamp_min_(1e-12).reciprocal_()

@@ -227,7 +227,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> screen_topk(at::Tensor screen, in
 
 }  // namespace
 
-TORCH_LIBRARY(contrarec, m) {
+TORCH_LIBRARY_FRAGMENT(contrarec, m) {
   m.def("screen_topk(Tensor(a!) screen, int num_items, int candidates, int k, Tensor query, Tensor items, "
         "Tensor indptr, Tensor indices) -> (Tensor, Tensor, Tensor)");
 }
