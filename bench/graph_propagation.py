@@ -204,7 +204,8 @@ def contrast_parts(split) -> dict[str, Callable]:
     ``InfoNCE GEMMs``: per step, for the batch's unique users and unique positives, the three products of an
     InfoNCE between two views (``a bᵀ`` forward, ``g b`` and ``gᵀ a`` backward), ``[u, D] x [D, u]`` and
     ``[p, D] x [D, p]``. ``noise``: SimGCL's signed uniform noise over every node of layers 1..K-1 and over
-    the batch's rows of layer K. A ``lightgcn`` step (propagation, BPR, optimizer) plus these two is a floor
+    the batch's rows of layer K (by the native operator where built; ``torch path``: without it). A
+    ``lightgcn`` step (propagation, BPR, optimizer) plus these two is a floor
     for an ``xsimgcl`` step: the recipe needs all of it.
     """
     from contrarec.views.embedding_noise import sign_uniform_noise
@@ -225,14 +226,15 @@ def contrast_parts(split) -> dict[str, Callable]:
 
     tables = (torch.randn(num_users, DIM, generator=gen), torch.randn(num_items, DIM, generator=gen))
 
-    def noise() -> None:
+    def noise(native: bool = True) -> None:
         u, p = sizes()
         for _ in range(LAYERS - 1):
             for table in tables:
-                table.add_(sign_uniform_noise(table, 0.2, gen))
+                table.add_(sign_uniform_noise(table, 0.2, gen, native=native))
         for table, rows in zip(tables, (u, 2 * p)):
-            sign_uniform_noise(table[:rows], 0.2, gen)
-    return {"InfoNCE GEMMs (xsimgcl, alone)": gemms, "signed noise (xsimgcl, alone)": noise}
+            sign_uniform_noise(table[:rows], 0.2, gen, native=native)
+    return {"InfoNCE GEMMs (xsimgcl, alone)": gemms, "signed noise (xsimgcl, alone)": noise,
+            "signed noise, torch path (alone)": lambda: noise(native=False)}
 
 
 def time_kernels_and_batches(args, split, graph, r_tilde, square, params: dict) -> None:
