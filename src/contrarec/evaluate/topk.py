@@ -28,8 +28,8 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor
 
-from contrarec.evaluate.exclusion import Exclusion
 from contrarec._native import NATIVE
+from contrarec.evaluate.exclusion import Exclusion
 from contrarec.evaluate.screened import ScreenedTopK, bf16_screen_available
 from contrarec.evaluate.select import grouped_width, topk_grouped, topk_stable, topk_torch
 
@@ -130,7 +130,8 @@ def topk_scores(query_emb: Tensor | None, item_emb: Tensor | None, k: int,
     if not 1 <= k <= n_items:
         raise ValueError(f"k={k} must lie in [1, N={n_items}]")
     width = grouped_width(n_items) if method == "grouped" else n_items
-    screened = _screen(screen, method, query_emb, item_emb, score_fn, k, n_items, width, device, native == "auto")
+    screened = _screen(screen, method, query_emb, item_emb, score_fn, k, n_items, width, device,
+                       native == "auto")
     block_dtype = torch.bfloat16 if screened is not None else dtype
     if block_size is not None:
         rows = block_size
@@ -175,7 +176,8 @@ def _screen(screen: str, method: str, query_emb: Tensor | None, item_emb: Tensor
         raise ValueError(f"screen='bf16' runs on the CPU only, got device {device}")
     if screen == "off" or not applies or (screen == "auto" and not bf16_screen_available(device)):
         return None
-    return ScreenedTopK(query_emb, _pad_rows(item_emb, width), k, n_items, native=native)  # type: ignore[arg-type]
+    return ScreenedTopK(query_emb, _pad_rows(item_emb, width), k, n_items,  # type: ignore[arg-type]
+                        native=native)
 
 
 def _block_filler(query_emb: Tensor | None, item_emb: Tensor | None, score_fn: ScoreFn | None, n_items: int,
