@@ -3,7 +3,7 @@
 // Delta = eps * sign(e) * r / ||r||_2, r ~ U(0, 1)^D per row, on the grid (j + 0.5) / 65536 as in
 // uniform_16bit. The pure-torch path spends ~80% of its time drawing r from the Mersenne Twister and taking
 // its 16-bit lanes apart, and passes over the [R, D] table five more times. Here r comes from a counter-based
-// generator (SplitMix64 of seed and position, four 16-bit lanes a draw), so rows are drawn independently and
+// generator (the SplitMix64 stream of the seed, indexed by position; four 16-bit lanes a draw), so rows are drawn independently and
 // in parallel, the same for any thread count, and each row is finished while it is in registers.
 #include <ATen/Parallel.h>
 #include <ATen/core/Tensor.h>
@@ -16,8 +16,12 @@
 
 namespace {
 
+constexpr uint64_t kGamma = 0x9E3779B97F4A7C15ull;  // SplitMix64's increment
+
+// SplitMix64's output function of state x + gamma (Steele, Lea & Flood, OOPSLA 2014). Draw n of the stream
+// that starts at state s is splitmix64(s + n * gamma): any draw is computed directly from its position.
 inline uint64_t splitmix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
+  x += kGamma;
   x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
   x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
   return x ^ (x >> 31);
@@ -38,7 +42,7 @@ at::Tensor signed_noise(const at::Tensor& emb, double eps, int64_t seed) {
     for (int64_t row = begin; row < end; ++row) {
       float sum_sq = 0.f;
       for (int64_t draw = 0; draw < draws_per_row; ++draw) {
-        const uint64_t bits = splitmix64(base + static_cast<uint64_t>(row * draws_per_row + draw));
+        const uint64_t bits = splitmix64(base + static_cast<uint64_t>(row * draws_per_row + draw) * kGamma);
         for (int lane = 0; lane < 4; ++lane) {
           const float u = (static_cast<float>((bits >> (16 * lane)) & 0xFFFF) + 0.5f) * (1.0f / 65536.0f);
           r[4 * draw + lane] = u;
