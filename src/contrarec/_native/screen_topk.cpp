@@ -1,9 +1,9 @@
 // Fused selection of the bf16 screen (contrarec/evaluate/screened.py), one pass per query row.
 //
 // The pure-torch path selects candidates with several whole-block ops (group maxima, topk on narrow
-// arrays, gathers, a sort, a bmm) and needs ~2-3x the time of the bf16 GEMM itself. Here each query row
+// arrays, gathers, a sort, a bmm) and takes longer than the bf16 GEMM itself. Here each query row
 // is finished while it is in cache: training items set to -inf, group maxima over GROUP strided slabs,
-// the C-th largest group maximum T by two 256-bin histograms, the members >= T of the groups whose
+// the C-th largest group maximum T by a histogram below the largest, the members >= T of the groups whose
 // maximum reaches T, the C best of those (the candidates, ties to the lower id), their exact fp32 scores,
 // the top k by (score desc, id asc), and the certificate of screened.py: proven when the k-th exact score
 // beats the smallest candidate bound. Rows run in parallel on torch's intra-op pool (at::parallel_for):
@@ -37,7 +37,8 @@ namespace {
 constexpr int64_t kGroup = 16;            // items per group (GROUP_SIZE in select.py)
 constexpr uint16_t kNegInfBf16 = 0xFF80;  // bf16 -inf
 
-// A monotone int16 key of a bf16 bit pattern: larger float, larger key (NaN above +inf).
+// A monotone int16 key of a bf16 bit pattern: larger float, larger key (callers pass finite embeddings;
+// a negative NaN would sort below -inf).
 inline int16_t key16(uint16_t bits) {
   const int16_t s = static_cast<int16_t>(bits);
   return static_cast<int16_t>(s ^ ((s >> 15) & 0x7FFF));
@@ -177,6 +178,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> screen_topk(at::Tensor screen, in
   TORCH_CHECK(screen.dim() == 2 && screen.scalar_type() == at::kBFloat16 && screen.stride(1) == 1,
               "screen must be a row-major [b, W] bfloat16 tensor");
   TORCH_CHECK(screen.size(1) % kGroup == 0, "screen width must be a multiple of ", kGroup);
+  TORCH_CHECK(screen.size(1) < INT32_MAX, "screen width must be below 2^31 (ids are packed into 32 bits)");
   const int64_t rows = screen.size(0), groups = screen.size(1) / kGroup;
   TORCH_CHECK(1 <= k && k <= candidates && candidates <= num_items && candidates <= groups &&
                   num_items <= screen.size(1),
