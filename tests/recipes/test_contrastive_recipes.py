@@ -9,6 +9,7 @@ from contrarec.data.batches import Batch
 from contrarec.data.interactions import IdMap, Interactions
 from contrarec.data.synthetic import generate_synthetic
 from contrarec.recipes.catalog import get_recipe
+from recipe_loop import build, run_epochs
 
 
 @pytest.fixture(scope="module")
@@ -16,31 +17,11 @@ def tiny():
     return generate_synthetic(num_users=120, num_items=90, num_interactions=1500, seed=0)
 
 
-def build(name, data, **raw):
-    recipe = get_recipe(name)
-    cfg = recipe.parse_config(raw)
-    torch.manual_seed(0)
-    return recipe, cfg, recipe.build_model(cfg, data)
-
-
 def train_epochs(name, data, epochs=3, batch_size=64, lr=1e-2, **raw):
     recipe, cfg, model = build(name, data, **raw)
     batches = recipe.make_batches(cfg, data, batch_size, 0)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
-    means = []
-    for epoch in range(epochs):
-        model.train()
-        model.on_epoch_start(epoch, torch.Generator().manual_seed(epoch))
-        losses = []
-        for batch in batches.epoch(epoch):
-            terms = model.compute_loss(batch)
-            opt.zero_grad()
-            terms["total"].backward()
-            opt.step()
-            model.on_step_end()
-            losses.append(float(terms["total"].detach()))
-        means.append(np.mean(losses))
-    model.eval()
+    means, terms = run_epochs(model, batches, opt, epochs)
     return model, means, terms
 
 

@@ -9,19 +9,13 @@ from contrarec.data.splits import split_random_per_user
 from contrarec.recipes.catalog import get_recipe
 from contrarec.recipes.graph_base import BatchRows, dense_unique, gather_rows
 from contrarec.train.optim import make_optimizer
+from recipe_loop import build, run_epochs
 
 
 @pytest.fixture(scope="module")
 def split():
     data = generate_synthetic(num_users=200, num_items=150, num_interactions=5000, num_clusters=4, seed=3)
     return split_random_per_user(data, test_ratio=0.2, seed=0)
-
-
-def build(name, train, **raw):
-    recipe = get_recipe(name)
-    cfg = recipe.parse_config(raw)
-    torch.manual_seed(0)
-    return recipe, cfg, recipe.build_model(cfg, train)
 
 
 def recall_at(model, split, k=20):
@@ -38,23 +32,9 @@ def recall_at(model, split, k=20):
 def train(name, split, epochs=6, batch_size=256, lr=5e-3, sampling="interaction", **raw):
     recipe, cfg, model = build(name, split.train, **raw)
     batches = recipe.make_batches(cfg, split.train, batch_size, 0, sampling)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
     before = recall_at(model, split)
-    first = last = None
-    for epoch in range(epochs):
-        model.train()
-        model.on_epoch_start(epoch, torch.Generator().manual_seed(epoch))
-        losses = []
-        for batch in batches.epoch(epoch):
-            terms = model.compute_loss(batch)
-            opt.zero_grad()
-            terms["total"].backward()
-            opt.step()
-            losses.append(float(terms["total"].detach()))
-        first = np.mean(losses) if first is None else first
-        last = np.mean(losses)
-    model.eval()
-    return model, before, recall_at(model, split), first, last, terms
+    means, terms = run_epochs(model, batches, torch.optim.Adam(model.parameters(), lr=lr), epochs)
+    return model, before, recall_at(model, split), means[0], means[-1], terms
 
 
 # On 200 users and ~100 steps the papers' contrastive weights (tuned for 30k users and thousands of steps)
