@@ -7,6 +7,7 @@ overrides; unknown keys and bad values are refused with the valid choices listed
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -94,12 +95,21 @@ class ConfigError(ValueError):
     """A configuration problem, with the key, the value and what is allowed."""
 
 
+_EXPONENT_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
 def _coerce(text: str) -> Any:
-    """Parse an override value as YAML (numbers, booleans, lists), else keep the string."""
+    """Parse an override value as YAML (numbers, booleans, lists), else keep the string.
+
+    YAML 1.1 reads ``5e-4`` (no dot) as a string; such a value becomes the float it spells.
+    """
     try:
-        return yaml.safe_load(text)
+        value = yaml.safe_load(text)
     except yaml.YAMLError:
         return text
+    if isinstance(value, str) and _EXPONENT_NUMBER.fullmatch(value.strip()):
+        return float(value)
+    return value
 
 
 def apply_overrides(raw: dict, overrides: list[str]) -> dict:

@@ -15,6 +15,12 @@ def test_overrides_are_typed():
     assert cfg.train.lr == 0.01 and cfg.eval.ks == [10, 20] and cfg.model == {"temperature": 0.05}
 
 
+def test_exponent_without_dot_is_a_float():
+    """YAML 1.1 reads ``5e-4`` as a string; model settings pass through untyped, so the parser must convert."""
+    cfg = load_config(None, ["model.l2=5e-4", "model.eps=1E2", "model.name=e5"])
+    assert cfg.model == {"l2": 5e-4, "eps": 100.0, "name": "e5"}
+
+
 def test_unknown_key_lists_valid_keys():
     with pytest.raises(ConfigError, match=r"unknown key 'train.lrate'.*valid keys: .*lr"):
         load_config(None, ["train.lrate=0.1"])
